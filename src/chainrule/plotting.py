@@ -1,0 +1,118 @@
+"""Figures: descent paths on contours and gradient fields.
+
+matplotlib is imported only when a figure is drawn (install the ``plot`` extra:
+``pip install 'chainrule[plot]'``); with no display the Agg backend is used, so
+figures are written as PNG files on servers and in CI.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["plot_descent_path", "plot_gradient_field"]
+
+
+def _pyplot():
+    """Import matplotlib.pyplot lazily, choosing Agg when there is no display."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib: pip install 'chainrule[plot]'"
+        ) from None
+    if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(window, n):
+    x0 = np.linspace(window[0], window[1], n)
+    x1 = np.linspace(window[2], window[3], n)
+    return np.stack(np.meshgrid(x0, x1))  # (2, n, n)
+
+
+def _grid_gradient(f, grid, h=1e-4):
+    """Central differences of f at every grid point at once: (2, H, W) -> (2, H, W)."""
+    grad = np.empty_like(grid)
+    for i in range(2):
+        step = np.zeros((2, 1, 1))
+        step[i] = h
+        grad[i] = (f(grid + step) - f(grid - step)) / (2 * h)
+    return grad
+
+
+def _save(fig, path):
+    if path is not None:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def plot_descent_path(f, path, out=None, *, window=None, title=None, minimum=None):
+    """Contours of f with the points of a descent, start to end.
+
+    ``f`` maps stacked grids ``(2, H, W)`` to values ``(H, W)`` (the functions in
+    ``chainrule.objectives`` do); ``path`` is ``(steps + 1, 2)`` as returned by
+    ``gradient_descent(..., history=True)``. Writes a PNG to ``out`` when given and
+    returns the matplotlib Figure.
+    """
+    plt = _pyplot()
+    path = np.asarray(path, dtype=np.float64)
+    finite = path[np.all(np.isfinite(path), axis=1)]
+    if window is None:
+        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        pad = np.maximum(0.2 * (hi - lo), 1.0)
+        window = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+    grid = _grid(window, 200)
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = f(grid)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    shifted = values - np.nanmin(values) + 1e-3
+    levels = np.geomspace(np.nanmin(shifted), np.nanmax(shifted), 25)
+    ax.contour(grid[0], grid[1], shifted, levels=levels, cmap="viridis", linewidths=0.8)
+    marker = "o-" if len(finite) <= 60 else "-"  # dots only where they can be told apart
+    ax.plot(finite[:, 0], finite[:, 1], marker, color="tab:red", markersize=3, linewidth=1.2,
+            label=f"path ({len(path) - 1} steps)")
+    ax.plot(*finite[0], "s", color="black", markersize=7, label="start")
+    ax.plot(*finite[-1], "*", color="tab:orange", markersize=12, label="end")
+    if minimum is not None:
+        ax.plot(*minimum, "+", color="black", markersize=12, label="minimum")
+    ax.set_xlim(window[0], window[1])
+    ax.set_ylim(window[2], window[3])
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.set_title(title or "gradient descent")
+    ax.legend(loc="upper right", fontsize=8)
+    _save(fig, out)
+    if out is not None:
+        plt.close(fig)
+    return fig
+
+
+def plot_gradient_field(f, out=None, *, window=(-2.0, 2.5, -2.0, 2.5), n=18, title=None):
+    """Arrows along -grad f on a grid (the book's gradient figure for x0**2 + x1**2).
+
+    The gradient is taken by central differences at every grid point, so any f that
+    maps stacked grids ``(2, H, W)`` to ``(H, W)`` works. Arrows point downhill: the
+    direction in which f decreases fastest. Writes a PNG to ``out`` when given and
+    returns the matplotlib Figure.
+    """
+    plt = _pyplot()
+    grid = _grid(window, n)
+    grad = _grid_gradient(f, grid)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.quiver(grid[0], grid[1], -grad[0], -grad[1], np.hypot(grad[0], grad[1]),
+              angles="xy", cmap="viridis")
+    ax.set_xlim(window[0], window[1])
+    ax.set_ylim(window[2], window[3])
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.set_title(title or "-grad f")
+    ax.grid(alpha=0.3)
+    _save(fig, out)
+    if out is not None:
+        plt.close(fig)
+    return fig
