@@ -117,7 +117,7 @@ def _add_gd(subparsers):
     p.add_argument("--field", metavar="FILE.png", help="draw the field of -grad f as arrows")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on the last line")
-    p.set_defaults(handler=_run_gd)
+    p.set_defaults(handler=_run_gd, parser=p)
 
 
 def _finite_or_none(value):
@@ -179,6 +179,128 @@ def _window_around(window, path):
     return (lo[0], hi[0], lo[1], hi[1])
 
 
+def _hidden_sizes(text):
+    """Parse "100" or "100,50" into a list of positive integers."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 100,50, got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 100,50, got {text!r}"
+        )
+    return sizes
+
+
+def _ratio(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative number, got {text!r}"
+        ) from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _positive_int(text):
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+GRADCHECK_EXAMPLES = """\
+examples:
+  chainrule gradcheck                                      two-layer 784-100-10, sigmoid
+  chainrule gradcheck --model multi-layer --hidden 100,100 --batchnorm --dropout 0.5
+  chainrule gradcheck --input-size 5 --hidden 4 --output-size 3 --mode exact
+exit status: 0 when every array passes, 1 when a check fails, 2 for bad arguments.
+"""
+
+
+def _add_gradcheck(subparsers):
+    p = subparsers.add_parser(
+        "gradcheck",
+        help="check a model's backprop gradients against central differences",
+        description="Build a named model on random data and compare its backprop gradients "
+        "with central differences, for the input and every parameter.",
+        epilog=GRADCHECK_EXAMPLES,
+    )
+    p.add_argument("--model", default="two-layer", choices=["two-layer", "multi-layer"],
+                   help="network to check (default: two-layer)")
+    p.add_argument("--input-size", type=_positive_int, default=784, help="default: 784")
+    p.add_argument("--hidden", type=_hidden_sizes, default=[100], metavar="N[,N...]",
+                   help="hidden sizes; two-layer takes one (default: 100)")
+    p.add_argument("--output-size", type=_positive_int, default=10, help="default: 10")
+    p.add_argument("--activation", default=None, choices=["sigmoid", "relu", "tanh"],
+                   help="default: sigmoid for two-layer, relu for multi-layer")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+                   help="multi-layer: weight_decay_lambda (default: 0)")
+    p.add_argument("--dropout", type=_ratio, default=None, metavar="RATIO",
+                   help="multi-layer: dropout with this ratio")
+    p.add_argument("--batchnorm", action="store_true", help="multi-layer: batch normalisation")
+    p.add_argument("--batch", type=_positive_int, default=8, help="random samples (default: 8)")
+    p.add_argument("--mode", default="auto", choices=["auto", "exact", "directional"],
+                   help="exact: every element; directional: random directions (default: auto)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                   help="model dtype; the check itself always runs in float64")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    p.set_defaults(handler=_run_gradcheck, parser=p)
+
+
+def build_model(args):
+    """The model named by ``--model`` and its options (shared by gradcheck and train)."""
+    from .models import MultiLayerNet, TwoLayerNet
+
+    if args.model == "two-layer":
+        if len(args.hidden) != 1:
+            raise UsageError(f"--hidden: two-layer takes one hidden size, got {args.hidden}")
+        if args.dropout is not None or args.batchnorm or args.weight_decay:
+            raise UsageError("--dropout, --batchnorm and --weight-decay need --model multi-layer")
+        return TwoLayerNet(args.input_size, args.hidden[0], args.output_size,
+                           activation=args.activation or "sigmoid", dtype=args.dtype,
+                           random_state=args.seed)
+    return MultiLayerNet(args.input_size, args.hidden, args.output_size,
+                         activation=args.activation or "relu",
+                         weight_decay_lambda=args.weight_decay,
+                         use_dropout=args.dropout is not None,
+                         dropout_ratio=args.dropout or 0.5, use_batchnorm=args.batchnorm,
+                         dtype=args.dtype, random_state=args.seed)
+
+
+def _run_gradcheck(args):
+    import time
+
+    from .gradcheck import gradient_check
+    from .rng import as_generator
+
+    model = build_model(args)
+    rng = as_generator(args.seed)
+    x = rng.standard_normal((args.batch, args.input_size))
+    t = rng.integers(0, args.output_size, size=args.batch)
+    start = time.perf_counter()
+    report = gradient_check(model, x, t, mode=args.mode, random_state=rng)
+    seconds = time.perf_counter() - start
+    print(repr(model))
+    print(report)
+    print(f"checked {model.num_params:,} parameters in {seconds:.2f} s")
+    return 0 if report.passed else 1
+
+
 def build_parser():
     """The top-level parser with one subparser per command."""
     parser = _Parser(
@@ -192,6 +314,7 @@ def build_parser():
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND",
                                        parser_class=_Parser)
     _add_gd(subparsers)
+    _add_gradcheck(subparsers)
     return parser
 
 
@@ -209,8 +332,8 @@ def main(argv=None):
     try:
         return args.handler(args)
     except (UsageError, ValueError, TypeError) as exc:
-        parser.print_usage(sys.stderr)
-        print(f"chainrule: error: {exc}", file=sys.stderr)
+        args.parser.print_usage(sys.stderr)
+        print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:
         print(f"chainrule: error: {exc}", file=sys.stderr)

@@ -45,14 +45,12 @@ def step_function(x):
 def sigmoid(x):
     """y = 1 / (1 + exp(-x)), elementwise. Any shape.
 
-    Computed without overflow warnings for large negative ``x``: for x < 0 it uses
-    exp(x) / (1 + exp(x)), which is the same number.
+    The book's formula, so the seeds' numbers come out exactly. For very negative x,
+    exp(-x) overflows to inf and y is the correct 0; that overflow is expected and not
+    reported as a warning.
     """
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def sigmoid_grad(x):

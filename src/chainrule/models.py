@@ -1,13 +1,163 @@
-"""Networks with the seeds' names: ``SimpleNet`` (seeds 000, 002, 004)."""
+"""Networks with the books' names: ``SimpleNet``, ``TwoLayerNet``, ``MultiLayerNet``.
+
+``TwoLayerNet`` and ``MultiLayerNet`` are ``Sequential`` stacks (see ``network``) built
+from the constructor arguments of the books, so their code runs against them; each
+keeps those arguments in ``config``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .functions import cross_entropy_error, softmax
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
+from .network import Sequential
 from .rng import as_generator
 
-__all__ = ["SimpleNet"]
+__all__ = ["SimpleNet", "TwoLayerNet", "MultiLayerNet", "Sequential", "init_scale"]
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh}
+
+
+def _activation(name):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def _float_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy float dtype, got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a float dtype such as float64 or float32, got {dtype}")
+    return dtype
+
+
+def _size(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def init_scale(weight_init_std, n_in):
+    """Standard deviation of the initial weights of a layer with ``n_in`` inputs.
+
+    A number is used as is; ``'relu'``/``'he'`` give sqrt(2 / n_in) (He) and
+    ``'sigmoid'``/``'xavier'`` give sqrt(1 / n_in) (Xavier, as book 1 writes it).
+    """
+    if isinstance(weight_init_std, str):
+        key = weight_init_std.lower()
+        if key in ("relu", "he"):
+            return np.sqrt(2.0 / n_in)
+        if key in ("sigmoid", "xavier"):
+            return np.sqrt(1.0 / n_in)
+    elif isinstance(weight_init_std, (int, float, np.number)) and not isinstance(
+        weight_init_std, bool
+    ) and weight_init_std > 0:
+        return float(weight_init_std)
+    raise ValueError(
+        "weight_init_std must be a positive number or one of 'relu', 'he', 'sigmoid', "
+        f"'xavier', got {weight_init_std!r}"
+    )
+
+
+def _affine(rng, n_in, n_out, std, dtype):
+    W = (init_scale(std, n_in) * rng.standard_normal((n_in, n_out))).astype(dtype)
+    return Affine(W, np.zeros(n_out, dtype=dtype))
+
+
+class TwoLayerNet(Sequential):
+    """Affine -> activation -> Affine -> SoftmaxWithLoss, with book 1's names.
+
+    ``params`` holds ``W1`` (input_size, hidden_size), ``b1``, ``W2`` (hidden_size,
+    output_size), ``b2``. Weights are ``weight_init_std`` times standard normals from
+    ``random_state`` (0.01 by default, as in the book; ``'he'``/``'xavier'`` also work),
+    biases zero. ``predict`` returns class probabilities, ``scores`` the logits.
+
+    The loss is the exact cross entropy from a stable log-softmax (``SoftmaxWithLoss``),
+    so ``gradient`` and ``numerical_gradient`` agree to about 1e-9; the book computes
+    ``cross_entropy_error(softmax(.))`` with +1e-7 inside the log, which differs from the
+    exact value by about 1e-7 / y relative (about 1e-6 on ordinary inputs).
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01,
+                 activation="sigmoid", dtype=np.float64, random_state=None):
+        sizes = [_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
+                 _size(output_size, "output_size")]
+        dtype = _float_dtype(dtype)
+        init_scale(weight_init_std, 1)  # validate before drawing anything
+        act = _activation(activation)
+        self.rng = as_generator(random_state)
+        layers = [_affine(self.rng, sizes[0], sizes[1], weight_init_std, dtype), act(),
+                  _affine(self.rng, sizes[1], sizes[2], weight_init_std, dtype)]
+        super().__init__(layers)
+        self.config = {"input_size": sizes[0], "hidden_size": sizes[1],
+                       "output_size": sizes[2], "weight_init_std": weight_init_std,
+                       "activation": activation, "dtype": dtype.name}
+
+    def __repr__(self):
+        c = self.config
+        return (f"TwoLayerNet(input_size={c['input_size']}, hidden_size={c['hidden_size']}, "
+                f"output_size={c['output_size']}, activation={c['activation']!r}, "
+                f"dtype={c['dtype']})")
+
+
+class MultiLayerNet(Sequential):
+    """[Affine -> (BatchNorm) -> activation -> (Dropout)] x L -> Affine -> SoftmaxWithLoss.
+
+    Book 1's fully connected network (``MultiLayerNetExtend``): one block per entry of
+    ``hidden_size_list``. Parameters ``W1..W{L+1}``, ``b1..``, and with
+    ``use_batchnorm`` ``gamma1..gammaL``, ``beta1..``. ``weight_init_std`` is a number
+    or ``'relu'``/``'he'`` (sqrt(2/n)) or ``'sigmoid'``/``'xavier'`` (sqrt(1/n)).
+    ``weight_decay_lambda`` adds 0.5 lambda sum ||W||^2 to the loss and lambda W to
+    each weight gradient. Dropout masks come from the same ``random_state`` stream as
+    the initial weights.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
+                 dropout_ratio=0.5, use_batchnorm=False, dtype=np.float64, random_state=None):
+        if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
+            raise TypeError(
+                f"hidden_size_list must be a list of positive integers, got {hidden_size_list!r}"
+            )
+        hidden = [_size(h, "hidden_size_list entries") for h in hidden_size_list]
+        sizes = [_size(input_size, "input_size"), *hidden, _size(output_size, "output_size")]
+        dtype = _float_dtype(dtype)
+        init_scale(weight_init_std, 1)
+        act = _activation(activation)
+        self.rng = as_generator(random_state)
+        layers = []
+        for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+            layers.append(_affine(self.rng, n_in, n_out, weight_init_std, dtype))
+            if use_batchnorm:
+                layers.append(BatchNormalization(np.ones(n_out, dtype), np.zeros(n_out, dtype)))
+            layers.append(act())
+            if use_dropout:
+                layers.append(Dropout(dropout_ratio, random_state=self.rng))
+        layers.append(_affine(self.rng, sizes[-2], sizes[-1], weight_init_std, dtype))
+        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
+        self.config = {"input_size": sizes[0], "hidden_size_list": hidden,
+                       "output_size": sizes[-1], "activation": activation,
+                       "weight_init_std": weight_init_std,
+                       "weight_decay_lambda": float(weight_decay_lambda),
+                       "use_dropout": bool(use_dropout), "dropout_ratio": float(dropout_ratio),
+                       "use_batchnorm": bool(use_batchnorm), "dtype": dtype.name}
+
+    def __repr__(self):
+        c = self.config
+        extras = "".join([
+            f", weight_decay_lambda={c['weight_decay_lambda']:g}" if c["weight_decay_lambda"]
+            else "",
+            f", use_dropout=True, dropout_ratio={c['dropout_ratio']:g}" if c["use_dropout"]
+            else "",
+            ", use_batchnorm=True" if c["use_batchnorm"] else "",
+        ])
+        return (f"MultiLayerNet(input_size={c['input_size']}, "
+                f"hidden_size_list={c['hidden_size_list']}, output_size={c['output_size']}, "
+                f"activation={c['activation']!r}{extras}, dtype={c['dtype']})")
 
 
 class SimpleNet:

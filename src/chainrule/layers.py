@@ -1,0 +1,298 @@
+"""Layers with forward and backward, on the book-2 layer protocol.
+
+Protocol (every layer, no exceptions): ``params`` and ``grads`` are lists (empty when
+there are none) of the same-shaped arrays; ``forward`` keeps only what ``backward``
+needs; ``backward(dout)`` returns dL/dx and writes parameter gradients in place
+(``grads[i][...] = ...``), so a model can gather the arrays once. ``backward`` never
+mutates ``dout`` or a cached input. Loss layers take ``forward(x, t)`` and
+``backward(dout=1)``; layers that differ between training and inference take
+``forward(x, train_flg=True)``. ``param_names`` gives the book's names of the
+parameters (``W``/``b``, ``gamma``/``beta``), which models number by layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functions import sigmoid, softmax
+from .nodes import MatMul
+from .rng import as_generator
+
+__all__ = [
+    "Affine",
+    "MatMul",
+    "Sigmoid",
+    "Relu",
+    "Tanh",
+    "Softmax",
+    "SoftmaxWithLoss",
+    "SigmoidWithLoss",
+    "Dropout",
+    "BatchNormalization",
+]
+
+class _Layer:
+    """Defaults of the protocol: no parameters, the same in training and inference."""
+
+    param_names = ()
+
+    def __init__(self):
+        self.params, self.grads = [], []
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Affine(_Layer):
+    """y = x @ W + b: (N, D) @ (D, H) + (H,) -> (N, H).
+
+    Backward: dx = dy @ W.T, dW = x.T @ dy, db = sum_n dy_n (the bias was repeated over
+    the N rows, so its gradient is summed: ``Affine`` is ``MatMul`` plus a ``Repeat``
+    bias). Inputs (N, d1, d2, ...) are flattened to (N, d1*d2*...) as in book 1, and dx
+    takes the input's shape again. Set ``input_grad = False`` on a first layer to skip
+    dx, which nobody needs there.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W, b):
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.input_grad = True
+        self.x = None
+        self.x_shape = None
+
+    def __repr__(self):
+        return f"Affine({self.params[0].shape[0]}, {self.params[0].shape[1]})"
+
+    def forward(self, x):
+        W, b = self.params
+        self.x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return self.x @ W + b
+
+    def backward(self, dout):
+        W, _ = self.params
+        np.matmul(self.x.T, dout, out=self.grads[0])
+        np.sum(dout, axis=0, out=self.grads[1])
+        if not self.input_grad:
+            return None
+        return (dout @ W.T).reshape(self.x_shape)
+
+
+class Sigmoid(_Layer):
+    """y = 1 / (1 + exp(-x)).   Backward: dx = dy * y * (1 - y), from the output alone."""
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class Relu(_Layer):
+    """y = max(0, x).   Backward: dx = dy where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
+
+    def forward(self, x):
+        self.mask = x <= 0
+        return np.where(self.mask, 0, x)
+
+    def backward(self, dout):
+        return np.where(self.mask, 0, dout)
+
+
+class Tanh(_Layer):
+    """y = tanh(x).   Backward: dx = dy * (1 - y**2)."""
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out**2)
+
+
+class Softmax(_Layer):
+    """y = softmax(x) over the last axis.   Backward: dx = y * (dy - sum_k dy_k y_k).
+
+    The Jacobian of softmax is diag(y) - y y^T; applied to dy it gives the rule above.
+    """
+
+    def forward(self, x):
+        self.out = softmax(x)
+        return self.out
+
+    def backward(self, dout):
+        dx = self.out * dout
+        dx -= self.out * np.sum(dx, axis=-1, keepdims=True)
+        return dx
+
+
+def _is_label_vector(t, x):
+    """True for integer labels (N,); False for rows (N, C) of one-hot or probabilities."""
+    return t.ndim == x.ndim - 1
+
+
+class SoftmaxWithLoss(_Layer):
+    """L = -(1/N) sum_n sum_k t_nk log softmax(x)_nk, from logits x: (N, C).
+
+    ``t`` is integer labels (N,), one-hot rows (N, C) or probability rows (N, C); soft
+    targets are honoured as the true cross entropy. The loss comes from a stable
+    log-softmax, log y = (x - max x) - log sum exp(x - max x), so no logit can overflow
+    and no log(0) appears (the book applies ``cross_entropy_error`` to softmax(x), with
+    +1e-7 inside the log; the two differ by about 1e-7 / y relative).
+
+    Backward: dx = (y - t) / N * dout, with labels turned into one-hot rows. For rows
+    that do not sum to 1 (seed 002 trains on ``np.random.rand(100, 10)``) the exact rule
+    is dx = (y * sum_k t_k - t) / N * dout, which is what is computed.
+    """
+
+    def forward(self, x, t):
+        shifted = x - np.max(x, axis=-1, keepdims=True)
+        exp = np.exp(shifted)
+        total = np.sum(exp, axis=-1, keepdims=True)
+        self.y = exp / total
+        self.t = t
+        log_y_shift = np.log(total)
+        n = x.shape[0]
+        if _is_label_vector(t, x):
+            picked = shifted[np.arange(n), t]
+            return float(-(np.sum(picked) - np.sum(log_y_shift)) / n)
+        return float(-np.sum(t * (shifted - log_y_shift)) / n)
+
+    def backward(self, dout=1):
+        n = self.y.shape[0]
+        if _is_label_vector(self.t, self.y):
+            dx = self.y.copy()
+            dx[np.arange(n), self.t] -= 1
+        else:
+            dx = self.y * np.sum(self.t, axis=-1, keepdims=True) - self.t
+        dx *= dout / n
+        return dx
+
+    @staticmethod
+    def predict(x):
+        """Class probabilities from logits: softmax over the last axis."""
+        return softmax(x)
+
+
+class SigmoidWithLoss(_Layer):
+    """L = (1/N) sum [softplus(x) - t x] = binary cross entropy of sigmoid(x) against t.
+
+    Shapes: ``x`` (N,) or (N, K) logits; ``t`` the same shape, labels 0/1 or
+    probabilities. Computed as max(x, 0) - t x + log(1 + exp(-|x|)), which never
+    overflows. Backward: dx = (sigmoid(x) - t) / N * dout.
+    """
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = sigmoid(x)
+        loss = np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x)))
+        return float(np.sum(loss) / x.shape[0])
+
+    def backward(self, dout=1):
+        return (self.y - self.t) * (dout / self.t.shape[0])
+
+    @staticmethod
+    def predict(x):
+        """Probabilities from logits: sigmoid, elementwise."""
+        return sigmoid(x)
+
+
+class Dropout(_Layer):
+    """Inverted dropout: y = x * m / (1 - p) in training, y = x in inference.
+
+    ``m`` is a fresh 0/1 mask with P(m = 0) = ``dropout_ratio`` drawn from
+    ``random_state`` at every training forward; scaling by 1 / (1 - p) keeps the
+    expectation, so inference is the identity (the book scales by (1 - p) at inference
+    instead, which gives the same predictions). Backward: dx = dy * m / (1 - p).
+
+    Set ``frozen = True`` to reuse the last mask (gradient checks do, so every
+    evaluation sees the same network).
+    """
+
+    def __init__(self, dropout_ratio=0.5, random_state=None):
+        super().__init__()
+        if isinstance(dropout_ratio, bool) or not isinstance(
+            dropout_ratio, (int, float, np.floating)
+        ) or not 0 <= dropout_ratio < 1:
+            raise ValueError(f"dropout_ratio must be a number in [0, 1), got {dropout_ratio!r}")
+        self.dropout_ratio = float(dropout_ratio)
+        self.rng = as_generator(random_state)
+        self.frozen = False
+        self.scale = None
+
+    def __repr__(self):
+        return f"Dropout({self.dropout_ratio:g})"
+
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x
+        if not (self.frozen and self.scale is not None and self.scale.shape == x.shape):
+            keep = self.rng.random(x.shape) >= self.dropout_ratio
+            self.scale = (keep / (1.0 - self.dropout_ratio)).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, dout):
+        return dout * self.scale
+
+
+class BatchNormalization(_Layer):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta, per feature over the batch.
+
+    Shapes: ``x`` (N, D) or (N, d1, d2, ...) flattened to (N, D); ``gamma``, ``beta``
+    (D,). Training uses the batch mean and (biased) variance and updates the running
+    statistics, ``running = momentum * running + (1 - momentum) * batch`` (book 1's
+    convention; PyTorch's ``momentum=0.1`` means the same as 0.9 here, and PyTorch keeps
+    the unbiased variance). Inference uses the running statistics.
+
+    Backward (training), with xn the normalised input and s = sqrt(var + eps):
+    dbeta = sum dy, dgamma = sum dy * xn,
+    dx = (1/s) (dxn - mean(dxn) - xn * mean(dxn * xn)) with dxn = dy * gamma.
+    """
+
+    param_names = ("gamma", "beta")
+
+    def __init__(self, gamma, beta, momentum=0.9, eps=1e-5, running_mean=None, running_var=None):
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.params = [gamma, beta]
+        self.grads = [np.zeros_like(gamma), np.zeros_like(beta)]
+        self.momentum = momentum
+        self.eps = eps
+        self.running_mean = np.zeros_like(gamma) if running_mean is None else running_mean
+        self.running_var = np.ones_like(gamma) if running_var is None else running_var
+
+    def __repr__(self):
+        return f"BatchNormalization({self.params[0].shape[0]})"
+
+    def forward(self, x, train_flg=True):
+        gamma, beta = self.params
+        self.x_shape = x.shape
+        self.train = train_flg
+        x = x.reshape(x.shape[0], -1)
+        if train_flg:
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            m = self.momentum
+            self.running_mean[...] = m * self.running_mean + (1 - m) * mu
+            self.running_var[...] = m * self.running_var + (1 - m) * var
+        else:
+            mu, var = self.running_mean, self.running_var
+        self.std = np.sqrt(var + self.eps)
+        self.xn = (x - mu) / self.std
+        return (gamma * self.xn + beta).reshape(self.x_shape)
+
+    def backward(self, dout):
+        gamma, _ = self.params
+        dout = dout.reshape(dout.shape[0], -1)
+        self.grads[0][...] = np.sum(dout * self.xn, axis=0)
+        self.grads[1][...] = np.sum(dout, axis=0)
+        dxn = dout * gamma
+        if not self.train:  # the running statistics are constants
+            return (dxn / self.std).reshape(self.x_shape)
+        dx = dxn - dxn.mean(axis=0) - self.xn * np.mean(dxn * self.xn, axis=0)
+        return (dx / self.std).reshape(self.x_shape)
