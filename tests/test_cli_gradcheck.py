@@ -39,7 +39,7 @@ def test_a_wrong_backward_exits_1(capsys, monkeypatch):
         (["--hidden", "10,x"], "argument --hidden: expected comma-separated positive integers"),
         (["--hidden", "0"], "argument --hidden: expected comma-separated positive integers"),
         (["--hidden", "10,10"], "--hidden: two-layer takes one hidden size, got [10, 10]"),
-        (["--dropout", "0.5"], "need --model multi-layer"),
+        (["--dropout", "0.5"], "--dropout and --batchnorm need --model multi-layer"),
         (["--model", "multi-layer", "--dropout", "1.5"], "argument --dropout: expected a number"),
         (["--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
         (["--mode", "fast"], "argument --mode: invalid choice: 'fast'"),

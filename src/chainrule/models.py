@@ -72,9 +72,11 @@ class TwoLayerNet(Sequential):
     """Affine -> activation -> Affine -> SoftmaxWithLoss, with book 1's names.
 
     ``params`` holds ``W1`` (input_size, hidden_size), ``b1``, ``W2`` (hidden_size,
-    output_size), ``b2``. Weights are ``weight_init_std`` times standard normals from
-    ``random_state`` (0.01 by default, as in the book; ``'he'``/``'xavier'`` also work),
-    biases zero. ``predict`` returns class probabilities, ``scores`` the logits.
+    output_size), ``b2``. ``weight_decay_lambda`` (not in the book's TwoLayerNet) adds
+    0.5 lambda sum ||W||^2 to the loss, as in ``MultiLayerNet``. Weights are
+    ``weight_init_std`` times standard normals from ``random_state`` (0.01 by default,
+    as in the book; ``'he'``/``'xavier'`` also work), biases zero. ``predict`` returns
+    class probabilities, ``scores`` the logits.
 
     The loss is the exact cross entropy from a stable log-softmax (``SoftmaxWithLoss``),
     so ``gradient`` and ``numerical_gradient`` agree to about 1e-9; the book computes
@@ -83,7 +85,8 @@ class TwoLayerNet(Sequential):
     """
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01,
-                 activation="sigmoid", dtype=np.float64, random_state=None):
+                 activation="sigmoid", dtype=np.float64, random_state=None, *,
+                 weight_decay_lambda=0):
         sizes = [_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
                  _size(output_size, "output_size")]
         dtype = _float_dtype(dtype)
@@ -92,10 +95,11 @@ class TwoLayerNet(Sequential):
         self.rng = as_generator(random_state)
         layers = [_affine(self.rng, sizes[0], sizes[1], weight_init_std, dtype), act(),
                   _affine(self.rng, sizes[1], sizes[2], weight_init_std, dtype)]
-        super().__init__(layers)
+        super().__init__(layers, weight_decay_lambda=weight_decay_lambda)
         self.config = {"input_size": sizes[0], "hidden_size": sizes[1],
                        "output_size": sizes[2], "weight_init_std": weight_init_std,
-                       "activation": activation, "dtype": dtype.name}
+                       "activation": activation, "dtype": dtype.name,
+                       "weight_decay_lambda": self.weight_decay_lambda}
 
     def __repr__(self):
         c = self.config

@@ -127,11 +127,11 @@ class Sequential:
 
     # ---- forward -------------------------------------------------------------------
 
-    def _x(self, x):
-        return check_inputs(x, self.input_size, self.dtype)
+    def _x(self, x, name="x"):
+        return check_inputs(x, self.input_size, self.dtype, name)
 
-    def _t(self, t, n):
-        return check_targets(t, n, self.output_size, self.dtype)
+    def _t(self, t, n, name="t", x_name="x"):
+        return check_targets(t, n, self.output_size, self.dtype, name, x_name)
 
     def _run(self, x, train_flg):
         for layer in self.layers:
@@ -225,6 +225,21 @@ class Sequential:
             self.forward(x, t, train_flg=True)  # draws the dropout masks once
             f = lambda _: self.last_layer.forward(self._run(x, True), t) + self._decay()  # noqa: E731
             return {name: numerical.numerical_gradient(f, p) for name, p in self.params.items()}
+
+    @property
+    def buffers(self):
+        """Non-trained state by name: batch-norm running statistics (``running_mean1``, ...).
+
+        Numbered like the ``gamma``/``beta`` of the same layer; saved with the weights.
+        """
+        out, index = {}, 0
+        for layer in self.layers:
+            if getattr(layer, "param_names", ())[:1] == ("W",):
+                index += 1
+            if isinstance(layer, BatchNormalization):
+                out[f"running_mean{max(index, 1)}"] = layer.running_mean
+                out[f"running_var{max(index, 1)}"] = layer.running_var
+        return out
 
     # ---- description ---------------------------------------------------------------
 

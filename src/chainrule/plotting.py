@@ -11,7 +11,13 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_descent_path", "plot_gradient_field"]
+__all__ = [
+    "plot_descent_path",
+    "plot_gradient_field",
+    "plot_loss",
+    "plot_accuracy",
+    "plot_decision_boundary",
+]
 
 
 def _pyplot():
@@ -45,9 +51,11 @@ def _grid_gradient(f, grid, h=1e-4):
     return grad
 
 
-def _save(fig, path):
+def _finish(plt, fig, path):
+    """Write the figure to ``path`` (and close it) when a path is given; return it."""
     if path is not None:
         fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
     return fig
 
 
@@ -86,10 +94,7 @@ def plot_descent_path(f, path, out=None, *, window=None, title=None, minimum=Non
     ax.set_ylabel("x1")
     ax.set_title(title or "gradient descent")
     ax.legend(loc="upper right", fontsize=8)
-    _save(fig, out)
-    if out is not None:
-        plt.close(fig)
-    return fig
+    return _finish(plt, fig, out)
 
 
 def plot_gradient_field(f, out=None, *, window=(-2.0, 2.5, -2.0, 2.5), n=18, title=None):
@@ -112,7 +117,82 @@ def plot_gradient_field(f, out=None, *, window=(-2.0, 2.5, -2.0, 2.5), n=18, tit
     ax.set_ylabel("x1")
     ax.set_title(title or "-grad f")
     ax.grid(alpha=0.3)
-    _save(fig, out)
-    if out is not None:
-        plt.close(fig)
-    return fig
+    return _finish(plt, fig, out)
+
+
+def plot_loss(history, out=None, *, title=None):
+    """Per-iteration mini-batch loss with the per-epoch train (and eval) loss on top.
+
+    ``history`` is a ``trainer.History``. The x axis counts epochs; each iteration sits
+    at its fraction of an epoch. Writes a PNG to ``out`` when given; returns the Figure.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    epochs = len(history.epoch)
+    if history.loss and epochs:
+        per_epoch = len(history.loss) / epochs
+        steps = (np.arange(len(history.loss)) + 1) / per_epoch
+        ax.plot(steps, history.loss, color="tab:blue", alpha=0.35, linewidth=0.8,
+                label="mini-batch loss")
+    dots = "o-" if epochs <= 50 else "-"
+    ax.plot(history.epoch, history.train_loss, dots, color="tab:blue", markersize=3,
+            label="train loss (epoch mean)")
+    if any(v is not None for v in history.eval_loss):
+        ax.plot(history.epoch, history.eval_loss, dots, color="tab:orange", markersize=3,
+                label="eval loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title or "loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(plt, fig, out)
+
+
+def plot_accuracy(history, out=None, *, title=None):
+    """Per-epoch train (and eval) accuracy from a ``History``; returns the Figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    dots = "o-" if len(history.epoch) <= 50 else "-"
+    ax.plot(history.epoch, history.train_accuracy, dots, markersize=3, label="train accuracy")
+    if any(v is not None for v in history.eval_accuracy):
+        ax.plot(history.epoch, history.eval_accuracy, dots, markersize=3, label="eval accuracy")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title or "accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return _finish(plt, fig, out)
+
+
+def plot_decision_boundary(model, x, t, out=None, *, resolution=300, title=None):
+    """The class the model predicts over the plane, with the data on top (2-D inputs).
+
+    ``x`` is (N, 2); ``t`` labels (N,) or one-hot rows (N, C). Every grid point is
+    classified in one batch with ``model.predict``. Returns the Figure.
+    """
+    plt = _pyplot()
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x must have shape (N, 2) for a decision boundary, got {x.shape}")
+    t = np.asarray(t)
+    labels = t if t.ndim == 1 else np.argmax(t, axis=1)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-9
+    grid = _grid((lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]), resolution)
+    points = grid.reshape(2, -1).T
+    classes = np.argmax(model.predict(points), axis=1).reshape(resolution, resolution)
+    n_classes = int(max(labels.max() + 1, classes.max() + 1))
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.contourf(grid[0], grid[1], classes, levels=np.arange(n_classes + 1) - 0.5,
+                colors=[cmap(i) for i in range(n_classes)], alpha=0.25)
+    for c in range(n_classes):
+        sel = labels == c
+        ax.scatter(x[sel, 0], x[sel, 1], s=14, color=cmap(c), edgecolors="black",
+                   linewidths=0.3, label=f"class {c}")
+    ax.set_title(title or "decision boundary")
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.legend(loc="upper right", fontsize=8)
+    return _finish(plt, fig, out)

@@ -38,7 +38,7 @@ def check_inputs(x, n_features, dtype, name="x"):
     return x.astype(dtype, copy=False)
 
 
-def check_targets(t, n, n_classes, dtype, name="t"):
+def check_targets(t, n, n_classes, dtype, name="t", x_name="x"):
     """t as labels (n,) in [0, n_classes) or rows (n, n_classes) of ``dtype``.
 
     Returns integer labels as ``intp`` and rows as ``dtype``. Lengths must match x.
@@ -47,7 +47,7 @@ def check_targets(t, n, n_classes, dtype, name="t"):
     if t.ndim == 0 or t.shape[0] != n:
         got = t.shape[0] if t.ndim else "a scalar"
         raise ValueError(
-            f"inconsistent numbers of samples: x has {n}, {name} has {got}"
+            f"inconsistent numbers of samples: {x_name} has {n}, {name} has {got}"
         )
     if t.ndim == 1:
         if t.dtype.kind == "f":

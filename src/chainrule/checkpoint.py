@@ -1,0 +1,147 @@
+"""Saving and loading models in the safetensors format; nothing is ever unpickled.
+
+A model file holds every parameter (``W1``, ``b1``, ...) and buffer (batch-norm
+``running_mean1``, ...) by name, and JSON metadata: the model class, its constructor
+arguments, the dtype and the chainrule version, so ``load_model`` rebuilds the model
+without being told its shape. Files are written atomically (a temporary file in the same
+directory, fsync, ``os.replace``), so a crash leaves the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .atomic import atomic_write
+
+__all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
+
+FORMAT = "chainrule.model/1"
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, empty, truncated, garbage or for another model."""
+
+
+def _model_classes():
+    from .models import MultiLayerNet, TwoLayerNet
+
+    return {"TwoLayerNet": TwoLayerNet, "MultiLayerNet": MultiLayerNet}
+
+
+def model_tensors(model):
+    """Parameters and buffers by name, as contiguous arrays (what a model file holds)."""
+    arrays = {**model.params, **model.buffers}
+    return {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+
+
+def model_metadata(model):
+    """The JSON-able description ``load_model`` rebuilds the model from."""
+    from . import __version__
+
+    name = type(model).__name__
+    if name not in _model_classes() or not hasattr(model, "config"):
+        raise TypeError(
+            f"model must be a TwoLayerNet or MultiLayerNet to be saved with its architecture, "
+            f"got {name}; save its params with safetensors.numpy.save_file instead"
+        )
+    return {"format": FORMAT, "class": name, "config": model.config,
+            "dtype": np.dtype(model.dtype).name, "chainrule_version": __version__}
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path`` (safetensors: arrays by name + JSON metadata), atomically."""
+    from safetensors.numpy import save
+
+    meta = model_metadata(model)
+    blob = save(model_tensors(model), metadata={"chainrule": json.dumps(meta)})
+    with atomic_write(path) as fh:
+        fh.write(blob)
+    return path
+
+
+def read_safetensors(path, what="model file"):
+    """(tensors, metadata dict) from a safetensors file, with clear errors for bad files."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{what} {path!r} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{what} {path!r} is a directory, expected a file") from None
+    if not blob:
+        raise ModelFileError(f"{what} {path!r} is empty")
+    try:
+        tensors = load(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8:8 + header_len])
+    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+        kind = "truncated" if _looks_truncated(blob) else "not a safetensors file"
+        raise ModelFileError(f"{what} {path!r} is {kind} ({exc})") from None
+    return tensors, header.get("__metadata__", {}) or {}
+
+
+def _looks_truncated(blob):
+    """A valid header whose data section is shorter than the header says."""
+    if len(blob) < 8:
+        return False
+    n = int.from_bytes(blob[:8], "little")
+    try:
+        header = json.loads(blob[8:8 + n])
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return len(blob) < 8 + n + max(ends, default=0)
+
+
+def check_tensors(expected, found, path):
+    """Strict comparison: same names and shapes, or an error naming the key and shapes."""
+    missing = [k for k in expected if k not in found]
+    extra = [k for k in found if k not in expected]
+    if missing or extra:
+        raise ModelFileError(
+            f"{path!r} does not match the model: missing {missing}, unexpected {extra}"
+        )
+    for key, array in expected.items():
+        if found[key].shape != array.shape:
+            raise ModelFileError(
+                f"{path!r}: {key!r} has shape {found[key].shape}, the model expects {array.shape}"
+            )
+
+
+def load_model(path, *, expect=None):
+    """Rebuild the model saved in ``path`` and fill in its arrays (strictly checked).
+
+    ``expect`` (optional) is a class name or class the file must hold; a file for another
+    architecture raises ``ModelFileError``, as do missing, extra or mis-shaped arrays
+    (the error names the key and both shapes) and empty, truncated or garbage files.
+    """
+    tensors, meta = read_safetensors(path)
+    try:
+        info = json.loads(meta["chainrule"])
+        if info.get("format") != FORMAT:
+            raise KeyError("format")
+        cls = _model_classes()[info["class"]]
+        config = dict(info["config"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is a safetensors file but not a chainrule model "
+            f"(no '{FORMAT}' metadata)"
+        ) from None
+    if expect is not None:
+        wanted = expect if isinstance(expect, str) else expect.__name__
+        if wanted != cls.__name__:
+            raise ModelFileError(f"{os.fspath(path)!r} holds a {cls.__name__}, expected {wanted}")
+    model = cls(**config, random_state=0)
+    expected = model_tensors(model)
+    check_tensors(expected, tensors, os.fspath(path))
+    targets = {**model.params, **model.buffers}
+    for name, target in targets.items():
+        target[...] = tensors[name]
+    return model

@@ -1,0 +1,69 @@
+"""The ``chainrule`` command line: parse, call the library, print.
+
+Errors in what the user typed print a usage line and one error line and exit 2;
+failures that are not the user's fault print one line with a hint and exit 1. No
+command ever ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import gd, gradcheck, train
+from .common import Parser, UsageError, join_negative_values
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = (train, gd, gradcheck)
+
+
+def build_parser():
+    """The top-level parser with one subparser per command."""
+    parser = Parser(
+        prog="chainrule",
+        description="Neural networks that learn by the chain rule, on NumPy alone.",
+        epilog="Run 'chainrule COMMAND --help' for a command's options and examples.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND",
+                                       parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
+    parser = build_parser()
+    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and one error line
+        return exc.code if isinstance(exc.code, int) else 2
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except (UsageError, ValueError, TypeError) as exc:
+        args.parser.print_usage(sys.stderr)
+        print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, OSError, RuntimeError) as exc:
+        # not the user's fault: missing optional package, network, disk, divergence
+        print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def one_line(exc):
+    """An exception's message folded onto one line."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Shared pieces of the command line: argument types, the parser class, model options."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+import numpy as np
+
+# Options whose values may start with "-" (negative coordinates such as "-3,4").
+_NEGATIVE_VALUE_OPTIONS = ("--init",)
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing: reported like argparse's own errors (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose help keeps the examples' line breaks."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def point(text):
+    """Parse "x0,x1" into a float array of two coordinates."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two comma-separated numbers such as -3,4, got {text!r}"
+        ) from None
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected two comma-separated finite numbers such as -3,4, got {text!r}"
+        )
+    return np.array(values)
+
+
+def join_negative_values(argv):
+    """Turn ``--init -3,4`` into ``--init=-3,4``: argparse reads ``-3,4`` as an option."""
+    out = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in _NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+
+def hidden_sizes(text):
+    """Parse "100" or "100,50" into a list of positive integers."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 100,50, got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 100,50, got {text!r}"
+        )
+    return sizes
+
+
+def ratio(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative number, got {text!r}"
+        ) from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def positive_int(text):
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+
+def existing_dir(text):
+    """A path that must be an existing directory (a user-named folder that is missing is
+    bad input)."""
+    if not os.path.isdir(text):
+        what = "a file" if os.path.exists(text) else "it does not exist"
+        raise argparse.ArgumentTypeError(f"expected an existing directory, got {text!r} ({what})")
+    return text
+
+
+def add_model_arguments(p, *, input_size=True):
+    """The model options shared by ``gradcheck`` and ``train``."""
+    p.add_argument("--model", default="two-layer", choices=["two-layer", "multi-layer"],
+                   help="network (default: two-layer)")
+    p.add_argument("--hidden", type=hidden_sizes, default=[100], metavar="N[,N...]",
+                   help="hidden layer sizes; two-layer takes one (default: 100)")
+    p.add_argument("--activation", default=None, choices=["sigmoid", "relu", "tanh"],
+                   help="default: sigmoid for two-layer, relu for multi-layer")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="LAMBDA",
+                   help="L2 penalty 0.5*lambda*sum(W**2) added to the loss (default: 0)")
+    p.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
+                   help="multi-layer: dropout with this ratio")
+    p.add_argument("--batchnorm", action="store_true", help="multi-layer: batch normalisation")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+
+
+def build_model(args, input_size, output_size):
+    """The model named by ``--model`` and its options (shared by gradcheck and train)."""
+    from ..models import MultiLayerNet, TwoLayerNet
+
+    if args.model == "two-layer":
+        if len(args.hidden) != 1:
+            raise UsageError(f"--hidden: two-layer takes one hidden size, got {args.hidden}")
+        if args.dropout is not None or args.batchnorm:
+            raise UsageError("--dropout and --batchnorm need --model multi-layer")
+        return TwoLayerNet(input_size, args.hidden[0], output_size,
+                           activation=args.activation or "sigmoid", dtype=args.dtype,
+                           random_state=args.seed, weight_decay_lambda=args.weight_decay)
+    return MultiLayerNet(input_size, args.hidden, output_size,
+                         activation=args.activation or "relu",
+                         weight_decay_lambda=args.weight_decay,
+                         use_dropout=args.dropout is not None,
+                         dropout_ratio=args.dropout or 0.5, use_batchnorm=args.batchnorm,
+                         dtype=args.dtype, random_state=args.seed)
+

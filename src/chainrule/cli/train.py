@@ -1,0 +1,187 @@
+"""``chainrule train``: the mini-batch loop on real data, with a run folder of results.
+
+With no arguments it is book 2's experiment in section 1.4: the spiral data,
+TwoLayerNet(2, 10, 3) with sigmoid, SGD lr 1.0, batch 30, 300 epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import (
+    UsageError,
+    add_model_arguments,
+    build_model,
+    existing_dir,
+    positive_float,
+    positive_int,
+)
+
+EXAMPLES = """\
+examples:
+  chainrule train                                   book 2's spiral experiment, in seconds
+  chainrule train --dataset fashion-mnist --hidden 100 --activation relu \\
+      --optimizer adam --lr 0.001 --epochs 10 --batch-size 100 --seed 0
+  chainrule train --dataset fashion-mnist --model multi-layer --hidden 256,128 \\
+      --batchnorm --dropout 0.2 --optimizer adamw --lr 0.001 --epochs 20
+  chainrule train --json --quiet                    one JSON line with the results
+
+The run folder (--out, default runs/<timestamp>/) gets metrics.json, history.csv,
+loss.png, accuracy.png, decision_boundary.png (2-D data) and model.safetensors.
+"""
+
+DATASETS = ("spiral", "mnist", "fashion-mnist")
+
+# Per-dataset defaults for options the user did not give.
+DEFAULTS = {
+    "spiral": {"hidden": [10], "optimizer": "sgd", "lr": 1.0, "epochs": 300, "batch_size": 30},
+    "mnist": {"hidden": [100], "optimizer": "sgd", "lr": 0.1, "epochs": 10, "batch_size": 100},
+    "fashion-mnist": {"hidden": [100], "optimizer": "sgd", "lr": 0.1, "epochs": 10,
+                      "batch_size": 100},
+}
+
+
+def add_parser(subparsers):
+    from ..optim import OPTIMIZERS
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a network on spiral, MNIST or Fashion-MNIST data (the main job)",
+        description="Train a network with mini-batch gradient descent and write a run folder "
+        "with metrics, the history, plots and the final weights.",
+        epilog=EXAMPLES,
+    )
+    p.add_argument("--dataset", default="spiral", choices=DATASETS,
+                   help="training data (default: spiral)")
+    p.add_argument("--data-dir", type=existing_dir, default=None, metavar="DIR",
+                   help="folder with the four IDX files (default: search, then download)")
+    add_model_arguments(p)
+    p.set_defaults(hidden=None)  # per dataset: 10 for spiral, 100 for the image sets
+    p.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS),
+                   help="update rule (default: sgd)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default: 1.0 spiral, 0.1 images)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the training data (default: 300 spiral, 10 images)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="samples per mini-batch (default: 30 spiral, 100 images)")
+    p.add_argument("--max-grad", type=positive_float, default=None, metavar="NORM",
+                   help="clip the global gradient norm to NORM")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="float32 (default, fast) or float64 (the library's default)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="run folder to write (default: runs/<timestamp>/)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.set_defaults(handler=run, parser=p)
+
+
+def _resolve_defaults(args):
+    for key, value in DEFAULTS[args.dataset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
+def load_dataset(name, data_dir=None, quiet=False):
+    """((x_train, t_train), (x_test, t_test) or None) for a dataset name."""
+    from ..data import load_fashion_mnist, load_mnist, load_spiral
+
+    if name == "spiral":
+        x, t = load_spiral()
+        return (x, np.argmax(t, axis=1)), None
+    loader = load_mnist if name == "mnist" else load_fashion_mnist
+    return loader(data_dir=data_dir, progress=not quiet)
+
+
+def _run_dir(out):
+    if out is not None:
+        path = Path(out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path("runs") / stamp
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = Path("runs") / f"{stamp}-{suffix}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _figures(run_dir, history, model, train, say):
+    try:
+        from .. import plotting
+    except ImportError:  # pragma: no cover - plotting itself imports nothing heavy
+        return []
+    try:
+        plotting._pyplot()
+    except ImportError:
+        say("matplotlib is not installed: no figures (pip install 'chainrule[plot]')")
+        return []
+    written = []
+    plotting.plot_loss(history, run_dir / "loss.png")
+    plotting.plot_accuracy(history, run_dir / "accuracy.png")
+    written += ["loss.png", "accuracy.png"]
+    if train[0].shape[1] == 2:
+        plotting.plot_decision_boundary(model, *train, run_dir / "decision_boundary.png")
+        written.append("decision_boundary.png")
+    return written
+
+
+def run(args):
+    from ..checkpoint import save_model
+    from ..optim import get_optimizer
+    from ..trainer import Trainer
+
+    _resolve_defaults(args)
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out must be a directory, got {args.out!r} (a file)")
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    train, test = load_dataset(args.dataset, args.data_dir, args.quiet)
+    n_classes = int(train[1].max()) + 1
+    model = build_model(args, train[0].reshape(train[0].shape[0], -1).shape[1], n_classes)
+    optimizer = get_optimizer(args.optimizer, lr=args.lr)
+    run_dir = _run_dir(args.out)
+    say(f"{args.dataset}: {train[0].shape[0]} training samples"
+        + (f", {test[0].shape[0]} test samples" if test else ""))
+    say(model.summary())
+    say(f"optimizer: {optimizer!r}, {args.epochs} epochs of batch {args.batch_size}")
+
+    trainer = Trainer(model, optimizer, random_state=args.seed)
+    start = time.perf_counter()
+    history = trainer.fit(*train, max_epoch=args.epochs, batch_size=args.batch_size,
+                          eval_data=test, max_grad=args.max_grad,
+                          verbose=0 if args.quiet else 1)
+    seconds = time.perf_counter() - start
+
+    x_train, t_train = trainer._prepare(*train)
+    train_loss, train_accuracy = trainer.evaluate(x_train, t_train)
+    test_loss = test_accuracy = None
+    if test is not None:
+        test_loss, test_accuracy = trainer.evaluate(*trainer._prepare(*test))
+    metrics = {
+        "dataset": args.dataset, "model": type(model).__name__, "config": model.config,
+        "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "batch_size": args.batch_size, "seed": args.seed, "dtype": args.dtype,
+        "train_loss": train_loss, "train_accuracy": train_accuracy,
+        "test_loss": test_loss, "test_accuracy": test_accuracy,
+        "seconds": seconds, "seconds_per_epoch": seconds / args.epochs,
+        "params": model.num_params, "out": str(run_dir),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    history.to_csv(run_dir / "history.csv")
+    save_model(model, run_dir / "model.safetensors")
+    figures = _figures(run_dir, history, model, train, say)
+
+    test_text = "n/a (no test split)" if test_accuracy is None else f"{test_accuracy:.4f}"
+    say(f"train loss {train_loss:.4f}  train accuracy {train_accuracy:.4f}  "
+        f"test accuracy {test_text}  ({seconds:.1f} s, {seconds / args.epochs:.3f} s/epoch)")
+    files = ["metrics.json", "history.csv", "model.safetensors", *figures]
+    say(f"wrote {run_dir}{os.sep}: {', '.join(files)}")
+    if args.json:
+        print(json.dumps(metrics))
+    return 0

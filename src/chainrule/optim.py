@@ -1,0 +1,442 @@
+"""Optimizers: p <- p - (a step computed from the gradient and some state), in place.
+
+Every optimizer has ``update(params, grads)``: ``params`` and ``grads`` are either
+mappings name -> array (book 1, a model's ``ParamDict`` included; ``grads`` is looked up
+by the keys of ``params``, in their order) or aligned lists (book 2). The arrays in
+``params`` are changed in place and never rebound, so the layers keep seeing them.
+
+State (momentum buffers, moments) is keyed by position in that order and made lazily on
+the first update, zeros of each parameter's shape and dtype; ``t`` counts the updates.
+``lr`` is a plain attribute that a Trainer or a schedule may change between updates.
+``state_dict()`` is plain data (numbers, bools, strings, lists of arrays) and
+``load_state_dict`` restores it, so a resumed run continues bit for bit.
+
+The update rules are the ones documented for ``torch.optim`` (dampening 0, no amsgrad, no
+maximize); each docstring says how the book's ``common/optimizer.py`` differs. They run
+with ``out=`` into preallocated scratch arrays and keep the parameters' dtype. One
+departure from torch: the adaptive methods flush second-moment values below the dtype's
+smallest normal number (``np.finfo(dtype).tiny``) to zero after each update, because
+subnormal numbers make float arithmetic many times slower. sqrt of a float32 subnormal
+is below 1.1e-19, far under ``eps``, so no update changes measurably.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
+    "OPTIMIZERS", "get_optimizer",
+]
+
+
+_RULES = {
+    "positive": (lambda x: x > 0, "a positive number"),
+    "non-negative": (lambda x: x >= 0, "a non-negative number"),
+    "fraction": (lambda x: 0 <= x < 1, "in [0, 1)"),
+}
+
+
+def _hyperparam(value, name, rule):
+    """``value`` as a float obeying ``rule``; bools and non-numbers raise TypeError."""
+    if rule == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+        return bool(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    ok, what = _RULES[rule]
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def _label(keys, i):
+    """How errors name parameter i: by key and position for mappings, else by position."""
+    return f"params[{i}]" if keys is None else f"params[{keys[i]!r}] (position {i})"
+
+
+def _flush(v, mask, tiny):
+    """v[v < tiny] = 0 without temporaries (v >= 0 here, so this removes subnormals)."""
+    np.less(v, tiny, out=mask)
+    np.copyto(v, 0, where=mask)
+
+
+class Optimizer:
+    """Base class: aligns params with grads, owns the state, saves and restores it.
+
+    Subclasses set ``_hyper`` (hyperparameter name -> rule), ``_slots`` (names of the
+    state arrays) and ``_n_tmp`` (scratch arrays per parameter), and implement
+    ``_apply(ps, gs)`` on lists of arrays already checked, after ``t`` was incremented.
+    """
+
+    _hyper = {"lr": "positive"}
+    _slots = ()
+    _n_tmp = 1
+
+    def __init__(self, **hyperparams):
+        self.__dict__.update(self._validate(hyperparams))
+        self.t = 0  # updates done: t in the formulas
+        self.state = {slot: [] for slot in self._slots}
+        self._shapes = None  # shapes by position, fixed by the first update or a load
+        self._tmp = None  # scratch arrays [kind][position], made on the first update
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
+        return f"{type(self).__name__}({args})"
+
+    @classmethod
+    def _validate(cls, hp):
+        return {name: _hyperparam(hp[name], name, rule) for name, rule in cls._hyper.items()}
+
+    @classmethod
+    def _slots_for(cls, hp):
+        return cls._slots
+
+    # ---- params and grads ---------------------------------------------------------
+
+    @staticmethod
+    def _align(params, grads):
+        """Lists of parameter and gradient arrays in params' order, and params' keys."""
+        keys = None
+        grads_map = isinstance(grads, dict) or isinstance(grads, Mapping)
+        if isinstance(params, dict) or isinstance(params, Mapping):
+            keys, ps = list(params), list(params.values())
+            if grads_map:
+                gs = [grads.get(key) for key in keys]  # .get skips ParamDict's int lookup
+                if len(grads) != len(keys) or any(g is None for g in gs):
+                    missing = [key for key in keys if key not in grads]
+                    extra = [key for key in grads if key not in params]
+                    raise ValueError(f"grads must have the same keys as params; "
+                                     f"missing {missing}, extra {extra}")
+            else:
+                gs = list(grads)
+        else:
+            ps = list(params)
+            gs = list(grads.values()) if grads_map else list(grads)
+        if len(gs) != len(ps):
+            raise ValueError(f"grads must hold one array per parameter: params has "
+                             f"{len(ps)}, grads has {len(gs)}")
+        return ps, [g if isinstance(g, np.ndarray) else np.asarray(g) for g in gs], keys
+
+    def _prepare(self, ps, keys):
+        """Check the parameters, make (or adopt a loaded) state, allocate scratch arrays."""
+        for i, p in enumerate(ps):
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
+                what = f"dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+                raise TypeError(f"{_label(keys, i)} must be a writeable float NumPy array "
+                                f"(it is updated in place), got {what}")
+        if self._shapes is None:
+            self._shapes = [p.shape for p in ps]
+            self.state = {s: [np.zeros(p.shape, p.dtype) for p in ps] for s in self._slots}
+        self._check(ps, ps, keys)
+        for slot, arrays in self.state.items():  # a loaded state takes the params' dtype
+            self.state[slot] = [a.astype(p.dtype, copy=False)
+                                for a, p in zip(arrays, ps, strict=True)]
+        self._tmp = [[np.empty(p.shape, p.dtype) for p in ps] for _ in range(self._n_tmp)]
+        self._mask = [np.empty(p.shape, bool) for p in ps]
+        self._tiny = [np.finfo(p.dtype).tiny if p.dtype in (np.float32, np.float64) else None
+                      for p in ps]
+
+    def _check(self, ps, gs, keys):
+        shapes = self._shapes
+        if len(ps) != len(shapes):
+            raise ValueError(f"params has {len(ps)} arrays, but the optimizer's state was "
+                             f"made for {len(shapes)}; use a new optimizer for a new model")
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            if not isinstance(p, np.ndarray) or p.shape != shapes[i]:
+                raise ValueError(f"{_label(keys, i)} has shape {np.shape(p)}, but "
+                                 f"the optimizer's state was made for shape {shapes[i]}")
+            if g.shape != shapes[i]:
+                raise ValueError(f"the gradient of {_label(keys, i)} has shape "
+                                 f"{g.shape}, but the parameter has shape {shapes[i]}")
+
+    def update(self, params, grads):
+        """One step: every array in ``params`` moves in place using its gradient."""
+        ps, gs, keys = self._align(params, grads)
+        if self._tmp is None:
+            self._prepare(ps, keys)
+        self._check(ps, gs, keys)
+        self.t += 1
+        self._apply(ps, gs)
+
+    def _apply(self, ps, gs):
+        raise NotImplementedError
+
+    # ---- saving and restoring -----------------------------------------------------
+
+    def state_dict(self):
+        """{"type", "hyperparams", "step", "state": {slot: [arrays by position]}}, copied."""
+        hp = {name: getattr(self, name) for name in self._hyper}
+        hp = {k: v if isinstance(v, bool) else float(v) for k, v in hp.items()}
+        state = {slot: [a.copy() for a in self.state.get(slot, [])] for slot in self._slots}
+        return {"type": type(self).__name__, "hyperparams": hp, "step": int(self.t),
+                "state": state}
+
+    def load_state_dict(self, state_dict):
+        """Restore what ``state_dict`` returned (arrays copied); checks all of it first."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        missing = {"type", "hyperparams", "step", "state"} - set(state_dict)
+        if missing:
+            raise ValueError(f"state_dict is missing {sorted(missing)}")
+        kind, hp, step, state = (state_dict[k] for k in ("type", "hyperparams", "step", "state"))
+        if kind != type(self).__name__:
+            raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
+        if not isinstance(hp, Mapping) or set(hp) != set(self._hyper):
+            got = sorted(hp) if isinstance(hp, Mapping) else type(hp).__name__
+            raise ValueError(f"{kind} hyperparams must be {sorted(self._hyper)}, got {got}")
+        hp = self._validate(hp)
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+        slots = self._slots_for(hp)
+        if not isinstance(state, Mapping) or set(state) != set(slots):
+            got = sorted(state) if isinstance(state, Mapping) else type(state).__name__
+            raise ValueError(f"{kind} state must have slots {sorted(slots)}, got {got}")
+        arrays = {slot: [np.array(a, copy=True) for a in state[slot]] for slot in slots}
+        shapes = _state_shapes(arrays, step)
+        self.__dict__.update(hp)
+        self.t, self.state, self._shapes, self._tmp = int(step), arrays, shapes, None
+
+
+def _state_shapes(arrays, step):
+    """The shapes by position shared by every slot, or None when there are no arrays."""
+    counts = {slot: len(items) for slot, items in arrays.items()}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"state slots must hold the same number of arrays, got {counts}")
+    n = next(iter(counts.values()), 0)
+    if not counts or (n == 0 and step == 0):
+        return None
+    if n == 0 or step == 0:
+        raise ValueError(f"state is inconsistent: step {step} with {n} arrays per slot")
+    shapes = [np.shape(a) for a in next(iter(arrays.values()))]
+    for slot, items in arrays.items():
+        got = [a.shape for a in items]
+        if got != shapes or any(a.dtype.kind != "f" for a in items):
+            raise ValueError(f"state slot {slot!r} must hold float arrays of shapes "
+                             f"{shapes}, got {got} ({', '.join(str(a.dtype) for a in items)})")
+    return shapes
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum, Nesterov and L2 decay.
+
+    g <- g + weight_decay * p                          (if weight_decay > 0)
+    b <- g on the first step, else momentum * b + g    (if momentum > 0; dampening 0)
+    g <- g + momentum * b if nesterov, else b          (if momentum > 0)
+    p <- p - lr * g
+
+    Book 1's ``SGD`` is p -= lr * g; its ``Momentum`` (v = mu v - lr g; p += v) has
+    v = -lr b, the same trajectory for a constant lr (torch rescales the whole buffer
+    when lr changes; the book keeps the old steps at their old lr).
+    """
+
+    _hyper = {"lr": "positive", "momentum": "fraction", "nesterov": "bool",
+              "weight_decay": "non-negative"}
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+    @classmethod
+    def _validate(cls, hp):
+        out = super()._validate(hp)
+        if out["nesterov"] and out["momentum"] == 0:
+            raise ValueError(f"nesterov=True requires momentum > 0, "
+                             f"got momentum={hp['momentum']!r}")
+        return out
+
+    @classmethod
+    def _slots_for(cls, hp):
+        return ("momentum_buffer",) if hp["momentum"] else ()
+
+    @property
+    def _slots(self):
+        return self._slots_for(self.__dict__)
+
+    @property
+    def _n_tmp(self):
+        return 2 if self.nesterov else 1
+
+    def _apply(self, ps, gs):
+        lr, mu, wd, first = float(self.lr), self.momentum, self.weight_decay, self.t == 1
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            tmp = self._tmp[0][i]
+            if wd:
+                np.multiply(p, wd, out=tmp)
+                g = np.add(g, tmp, out=tmp)
+            if mu:
+                b = self.state["momentum_buffer"][i]
+                if first:
+                    np.copyto(b, g)
+                else:
+                    np.multiply(b, mu, out=b)
+                    np.add(b, g, out=b)
+                if self.nesterov:
+                    g = np.add(g, np.multiply(b, mu, out=self._tmp[1][i]), out=tmp)
+                else:
+                    g = b
+            np.multiply(g, lr, out=tmp)
+            np.subtract(p, tmp, out=p)
+
+
+class Momentum(SGD):
+    """SGD with momentum: b <- g on the first step, else mu b + g; p <- p - lr b.
+
+    The same as ``SGD(lr, momentum=mu)``. Book 1's Momentum writes v = mu v - lr g;
+    p += v, which is v = -lr b: the same trajectory while lr stays constant.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__(lr=lr, momentum=momentum)
+
+
+class Nesterov(SGD):
+    """Nesterov momentum: b <- mu b + g (b = g on the first step); p <- p - lr (g + mu b).
+
+    The same as ``SGD(lr, momentum=mu, nesterov=True)``; in velocity form (v = -lr b)
+    it is p += mu^2 v_old - (1 + mu) lr g, the reformulation of Bengio et al. (2012).
+    Book 1's Nesterov computes p += mu^2 v - (1 + mu) lr g with v already updated, so
+    its trajectory differs from this one (and torch's) by mu^2 (v_new - v_old) a step.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__(lr=lr, momentum=momentum, nesterov=True)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: s <- s + g^2; p <- p - lr g / (sqrt(s) + eps).
+
+    torch.optim.Adagrad with lr_decay = 0, initial_accumulator_value = 0 and no weight
+    decay. Book 1's AdaGrad is the same with eps = 1e-7. Values of s below the dtype's
+    smallest normal number are flushed to zero (see the module docstring).
+    """
+
+    _hyper = {"lr": "positive", "eps": "positive"}
+    _slots = ("sum",)
+
+    def __init__(self, lr=0.01, eps=1e-10):
+        super().__init__(lr=lr, eps=eps)
+
+    def _apply(self, ps, gs):
+        lr, eps = float(self.lr), self.eps
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            s, tmp = self.state["sum"][i], self._tmp[0][i]
+            np.add(s, np.multiply(g, g, out=tmp), out=s)
+            if self._tiny[i] is not None:
+                _flush(s, self._mask[i], self._tiny[i])
+            _step(p, g, s, eps, lr, tmp)
+
+
+def _step(p, numerator, v, eps, step_size, tmp):
+    """p <- p - step_size * numerator / (sqrt(v) + eps), through ``tmp``."""
+    np.sqrt(v, out=tmp)
+    np.add(tmp, eps, out=tmp)
+    np.divide(numerator, tmp, out=tmp)
+    np.multiply(tmp, step_size, out=tmp)
+    np.subtract(p, tmp, out=p)
+
+
+def _average_square(v, g, rate, tmp):
+    """v <- rate v + (1 - rate) g^2, through ``tmp``."""
+    np.multiply(v, rate, out=v)
+    np.multiply(g, g, out=tmp)
+    np.multiply(tmp, 1.0 - rate, out=tmp)
+    np.add(v, tmp, out=v)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: v <- a v + (1 - a) g^2; p <- p - lr g / (sqrt(v) + eps), a = decay_rate.
+
+    torch.optim.RMSprop (its alpha is our decay_rate) without momentum, centering or
+    weight decay. Book 1's RMSprop is the same with eps = 1e-7. Values of v below the
+    dtype's smallest normal number are flushed to zero (see the module docstring).
+    """
+
+    _hyper = {"lr": "positive", "decay_rate": "fraction", "eps": "positive"}
+    _slots = ("square_avg",)
+
+    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-8):
+        super().__init__(lr=lr, decay_rate=decay_rate, eps=eps)
+
+    def _apply(self, ps, gs):
+        lr, a, eps = float(self.lr), self.decay_rate, self.eps
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            v, tmp = self.state["square_avg"][i], self._tmp[0][i]
+            _average_square(v, g, a, tmp)
+            if self._tiny[i] is not None:
+                _flush(v, self._mask[i], self._tiny[i])
+            _step(p, g, v, eps, lr, tmp)
+
+
+class Adam(Optimizer):
+    """Adam with L2 weight decay, as torch.optim.Adam (no amsgrad), at step t:
+
+    g <- g + weight_decay * p                       (if weight_decay > 0)
+    m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
+    p <- p - lr mhat / (sqrt(vhat) + eps),  mhat = m / (1 - beta1^t), vhat = v / (1 - beta2^t)
+
+    computed as p -= (lr sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2)) with c = 1 - beta^t,
+    the same number up to rounding, with one pass fewer. Book 1's Adam folds the bias
+    corrections into lr_t = lr sqrt(c2) / c1 but adds eps = 1e-7 to the uncorrected
+    sqrt(v), so its steps differ slightly, most in the first steps. Values of v below the
+    dtype's smallest normal number are flushed to zero (see the module docstring).
+    """
+
+    _hyper = {"lr": "positive", "beta1": "fraction", "beta2": "fraction", "eps": "positive",
+              "weight_decay": "non-negative"}
+    _slots = ("exp_avg", "exp_avg_sq")
+    _n_tmp = 2
+    _decoupled = False
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+
+    def _apply(self, ps, gs):
+        lr, b1, b2, wd = float(self.lr), self.beta1, self.beta2, self.weight_decay
+        c1, root_c2 = 1.0 - b1**self.t, math.sqrt(1.0 - b2**self.t)
+        step_size, eps = lr * root_c2 / c1, self.eps * root_c2
+        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
+            m, v = self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
+            tmp = self._tmp[0][i]
+            if wd and self._decoupled:
+                np.multiply(p, 1.0 - lr * wd, out=p)
+            elif wd:
+                g = np.add(g, np.multiply(p, wd, out=self._tmp[1][i]), out=self._tmp[1][i])
+            np.multiply(m, b1, out=m)
+            np.add(m, np.multiply(g, 1.0 - b1, out=tmp), out=m)
+            _average_square(v, g, b2, tmp)
+            if self._tiny[i] is not None:
+                _flush(v, self._mask[i], self._tiny[i])
+            _step(p, m, v, eps, step_size, tmp)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as torch.optim.AdamW (no amsgrad):
+
+    p <- p (1 - lr weight_decay), then the Adam step above without the L2 term.
+
+    The decay shrinks the weights directly instead of entering m and v, so it is not
+    rescaled by sqrt(vhat) (Loshchilov and Hutter, 2019). The book has no AdamW.
+    """
+
+    _decoupled = True
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def get_optimizer(name, **kwargs):
+    """An optimizer by name (case-insensitive), e.g. ``get_optimizer("adam", lr=1e-3)``."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}")
+    if name.lower() not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name.lower()](**kwargs)

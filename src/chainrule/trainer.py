@@ -1,0 +1,261 @@
+"""The mini-batch loop: ``Trainer.fit`` returns a ``History``.
+
+One iteration is seed 003's four steps: take a mini-batch, ``loss = model.forward(x, t)``,
+``model.backward()``, ``optimizer.update(model.params, model.grads)``. The Trainer adds
+what a long run needs: a per-epoch permutation from ``random_state``, running metrics
+without an extra pass over the data, gradient clipping, a learning-rate schedule, a
+progress bar, a clear stop when the loss stops being finite, and callbacks at the end of
+each epoch (checkpoints use them). It does not plot: ``chainrule.plotting`` reads the
+History.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .data.batching import BatchIterator
+from .validation import check_finite, check_positive
+
+__all__ = ["Trainer", "History", "TrainingDiverged", "clip_grads"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names epoch, iteration and lr."""
+
+
+@dataclass
+class History:
+    """What a run recorded, as plain lists (Keras-style).
+
+    ``loss`` has one entry per iteration (the mini-batch loss, as book 2's ``loss_list``).
+    The per-epoch lists are aligned: ``epoch`` (1, 2, ...), ``train_loss`` and
+    ``train_accuracy`` (running averages over the epoch's batches, weighted by batch
+    size, measured while the weights changed), ``eval_loss`` and ``eval_accuracy`` (on
+    ``eval_data`` at the epoch's end, or None), ``lr`` and ``seconds``.
+    """
+
+    loss: list = field(default_factory=list)
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    eval_loss: list = field(default_factory=list)
+    eval_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    EPOCH_FIELDS = ("epoch", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy",
+                    "lr", "seconds")
+
+    @property
+    def loss_list(self):
+        """Book 2's name for the per-iteration losses."""
+        return self.loss
+
+    def to_dict(self):
+        """All lists by name (plain data for JSON)."""
+        return {f.name: list(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a History from ``to_dict()``'s output."""
+        return cls(**{f.name: list(data.get(f.name, [])) for f in fields(cls)})
+
+    def to_csv(self, path):
+        """Write one row per epoch with the per-epoch columns."""
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(self.EPOCH_FIELDS)
+            for row in zip(*(getattr(self, name) for name in self.EPOCH_FIELDS), strict=True):
+                writer.writerow(["" if v is None else v for v in row])
+
+
+def clip_grads(grads, max_norm):
+    """g <- g * max_norm / (||g|| + 1e-6) when the global norm ||g|| exceeds max_norm.
+
+    ``||g||`` is the norm of all gradient arrays together (book 2's ``clip_grads``).
+    Scales in place; returns the norm before clipping.
+    """
+    arrays = list(grads.values()) if hasattr(grads, "values") else list(grads)
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in arrays))
+    if total > max_norm:
+        rate = max_norm / (total + 1e-6)
+        for g in arrays:
+            g *= rate
+    return total
+
+
+def _correct(model, t):
+    """Correct predictions in the last forward, from the loss layer's cached outputs."""
+    y = model.last_layer.y
+    if y.ndim == 1 or y.shape[1] == 1:  # one sigmoid output: threshold at 0.5
+        return int(np.count_nonzero((y.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5)))
+    labels = t if t.ndim == 1 else np.argmax(t, axis=1)
+    return int(np.count_nonzero(np.argmax(y, axis=1) == labels))
+
+
+class _Progress:
+    """tqdm bar on a terminal (when installed), else one line per epoch, else nothing."""
+
+    def __init__(self, verbose, total_epochs, batches):
+        tty = sys.stderr.isatty()
+        self.bar = None
+        self.lines = verbose >= 2 or (verbose == 1 and tty)
+        if verbose == 1 and tty:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total_epochs * batches, unit="batch", leave=True,
+                                dynamic_ncols=True)
+                self.lines = False
+
+    def step(self, epoch, loss, accuracy):
+        if self.bar is not None:
+            self.bar.set_description(f"epoch {epoch}", refresh=False)
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", refresh=False)
+            self.bar.update(1)
+
+    def epoch_end(self, history, max_epoch):
+        if not self.lines:
+            return
+        i = -1
+        text = (f"epoch {history.epoch[i]}/{max_epoch}  loss {history.train_loss[i]:.4f}  "
+                f"acc {history.train_accuracy[i]:.4f}")
+        if history.eval_loss[i] is not None:
+            text += (f"  eval loss {history.eval_loss[i]:.4f}  "
+                     f"eval acc {history.eval_accuracy[i]:.4f}")
+        text += f"  lr {history.lr[i]:.3g}  {history.seconds[i]:.2f}s"
+        print(text, file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` on mini-batches.
+
+    ``schedule`` (optional) sets ``optimizer.lr`` at the start of every epoch from the
+    epoch index (0-based). ``random_state`` drives the order of the samples, a fresh
+    permutation every epoch. ``epoch`` and ``iteration`` count what has been done, so a
+    second ``fit`` (or one after a restored checkpoint) continues up to ``max_epoch``.
+    """
+
+    def __init__(self, model, optimizer, *, schedule=None, random_state=None):
+        from .rng import as_generator
+
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.rng = as_generator(random_state)
+        self.epoch = 0
+        self.iteration = 0
+        self.history = History()
+        self.stop_requested = False
+
+    def _prepare(self, x, t, x_name="x", t_name="t"):
+        x = check_finite(self.model._x(x, x_name), x_name)
+        t = self.model._t(t, x.shape[0], t_name, x_name)
+        return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+    def evaluate(self, x, t, batch_size=10_000):
+        """(loss, accuracy) over all of x in inference mode, in chunks of ``batch_size``."""
+        model = self.model
+        total_loss, correct, n = 0.0, 0, x.shape[0]
+        for start in range(0, n, batch_size):
+            xb, tb = x[start:start + batch_size], t[start:start + batch_size]
+            scores = model._run(xb, False)
+            total_loss += model.last_layer.forward(scores, tb) * xb.shape[0]
+            correct += _correct(model, tb)
+        return total_loss / n + model._decay(), correct / n
+
+    def fit(self, x, t, max_epoch=10, batch_size=100, eval_data=None, max_grad=None,
+            verbose=1, *, shuffle=True, drop_last=False, callbacks=()):
+        """Train until ``max_epoch`` epochs are done in all; returns the History.
+
+        ``x`` (N, features) and ``t`` (labels (N,), or rows (N, C)) are checked once here
+        (lengths, feature count, label range, NaN/inf), and converted once to the
+        model's dtype. ``eval_data=(x_eval, t_eval)`` is evaluated at each epoch's end.
+        ``max_grad`` clips the global gradient norm. ``verbose``: 0 silent, 1 a progress
+        bar (or a line per epoch) only on a terminal, 2 a line per epoch always.
+        ``callbacks`` are called as ``callback(trainer)`` after each epoch.
+
+        Raises ``TrainingDiverged`` when a mini-batch loss is NaN or infinite.
+        """
+        check_positive(max_epoch, "max_epoch", integer=True)
+        check_positive(batch_size, "batch_size", integer=True)
+        if max_grad is not None:
+            check_positive(max_grad, "max_grad")
+        x, t = self._prepare(x, t)
+        if eval_data is not None:
+            if not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
+                got = (f"a {type(eval_data).__name__} of length {len(eval_data)}"
+                       if isinstance(eval_data, (tuple, list)) else type(eval_data).__name__)
+                raise TypeError(f"eval_data must be a pair (x_eval, t_eval), got {got}")
+            eval_data = self._prepare(*eval_data, x_name="eval_data x", t_name="eval_data t")
+        batches = BatchIterator(x, t, batch_size, shuffle=shuffle, drop_last=drop_last,
+                                random_state=self.rng)
+        progress = _Progress(verbose, max_epoch - self.epoch, len(batches))
+        self.stop_requested = False
+        # overflow on the way to a non-finite loss is reported once, as TrainingDiverged
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._loop(batches, max_epoch, eval_data, max_grad, progress, callbacks)
+        return self.history
+
+    def _loop(self, batches, max_epoch, eval_data, max_grad, progress, callbacks):
+        model, optimizer = self.model, self.optimizer
+        try:
+            while self.epoch < max_epoch and not self.stop_requested:
+                if self.schedule is not None:
+                    self.schedule.apply(optimizer, self.epoch)
+                start = time.perf_counter()
+                loss_sum, correct, seen = 0.0, 0, 0
+                for x_batch, t_batch in batches:
+                    loss = model.forward(x_batch, t_batch)
+                    if not math.isfinite(loss):
+                        raise TrainingDiverged(
+                            f"the loss became {loss} at epoch {self.epoch + 1}, iteration "
+                            f"{self.iteration + 1} with lr={optimizer.lr:g}; try a smaller "
+                            "learning rate, or gradient clipping (max_grad)"
+                        )
+                    model.backward()
+                    if max_grad is not None:
+                        clip_grads(model.grads, max_grad)
+                    optimizer.update(model.params, model.grads)
+                    size = x_batch.shape[0]
+                    self.iteration += 1
+                    self.history.loss.append(loss)
+                    loss_sum += loss * size
+                    correct += _correct(model, t_batch)
+                    seen += size
+                    progress.step(self.epoch + 1, loss, correct / seen)
+                self.epoch += 1
+                self._record(loss_sum / seen, correct / seen, eval_data,
+                             time.perf_counter() - start)
+                progress.epoch_end(self.history, max_epoch)
+                for callback in callbacks:
+                    callback(self)
+        finally:
+            progress.close()
+
+    def _record(self, train_loss, train_accuracy, eval_data, seconds):
+        h = self.history
+        h.epoch.append(self.epoch)
+        h.train_loss.append(float(train_loss))
+        h.train_accuracy.append(float(train_accuracy))
+        if eval_data is not None:
+            eval_loss, eval_accuracy = self.evaluate(*eval_data)
+            h.eval_loss.append(float(eval_loss))
+            h.eval_accuracy.append(float(eval_accuracy))
+        else:
+            h.eval_loss.append(None)
+            h.eval_accuracy.append(None)
+        h.lr.append(float(self.optimizer.lr))
+        h.seconds.append(float(seconds))
