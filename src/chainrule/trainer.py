@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field, fields
@@ -112,8 +113,10 @@ class _Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
+                # a terminal that reports 0 columns (some pseudo-terminals) gets 100
+                width = shutil.get_terminal_size((100, 20)).columns or 100
                 self.bar = tqdm(total=total_epochs * batches, unit="batch", leave=True,
-                                dynamic_ncols=True)
+                                ncols=min(width, 120))
                 self.lines = False
 
     def step(self, epoch, loss, accuracy):
@@ -123,7 +126,7 @@ class _Progress:
             self.bar.update(1)
 
     def epoch_end(self, history, max_epoch):
-        if not self.lines:
+        if not (self.lines or self.bar is not None):
             return
         i = -1
         text = (f"epoch {history.epoch[i]}/{max_epoch}  loss {history.train_loss[i]:.4f}  "
@@ -132,7 +135,10 @@ class _Progress:
             text += (f"  eval loss {history.eval_loss[i]:.4f}  "
                      f"eval acc {history.eval_accuracy[i]:.4f}")
         text += f"  lr {history.lr[i]:.3g}  {history.seconds[i]:.2f}s"
-        print(text, file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)  # above the bar, which stays at the bottom
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def close(self):
         if self.bar is not None:
