@@ -1,4 +1,4 @@
-"""Saving and loading models in the safetensors format; nothing is ever unpickled.
+"""Model files and training checkpoints in the safetensors format; nothing is unpickled.
 
 A model file holds every parameter (``W1``, ``b1``, ...) and buffer (batch-norm
 ``running_mean1``, ...) by name, and JSON metadata: the model class, its constructor
@@ -9,14 +9,24 @@ directory, fsync, ``os.replace``), so a crash leaves the old file or the new one
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write
 
-__all__ = ["save_model", "load_model", "ModelFileError", "FORMAT"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "save_checkpoint",
+    "restore_checkpoint",
+    "read_checkpoint",
+    "clean_stale_temporaries",
+    "ModelFileError",
+]
 
 FORMAT = "chainrule.model/1"
 
@@ -92,6 +102,8 @@ def _looks_truncated(blob):
     if len(blob) < 8:
         return False
     n = int.from_bytes(blob[:8], "little")
+    if 8 < 8 + n <= 100_000_000 and len(blob) < 8 + n and blob[8:9] == b"{":
+        return True  # the header itself was cut off
     try:
         header = json.loads(blob[8:8 + n])
         ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
@@ -145,3 +157,123 @@ def load_model(path, *, expect=None):
     for name, target in targets.items():
         target[...] = tensors[name]
     return model
+
+
+# ---- training checkpoints -----------------------------------------------------------
+
+CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
+CHECKPOINT_NAME = "checkpoint.safetensors"
+
+
+def _digest(tensors):
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        a = tensors[name]
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _generator_state(obj):
+    rng = getattr(obj, "rng", None)
+    return None if rng is None else rng.bit_generator.state
+
+
+def save_checkpoint(trainer, path, extra=None):
+    """Write everything needed to continue ``trainer`` bit for bit, atomically.
+
+    The file holds the model's parameters and buffers (``model/W1``, ...), the
+    optimizer's state arrays (``optimizer/exp_avg/0``, ...), and JSON metadata: the
+    model's architecture, the optimizer's type, hyperparameters and step count, the
+    Trainer's counters and History, the states of the data-order and dropout random
+    generators, ``extra`` (plain data the caller wants back, such as CLI arguments),
+    and a SHA-256 of all the arrays that ``load_checkpoint`` verifies. The previous
+    file at ``path`` stays in place until the new one is complete.
+    """
+    from safetensors.numpy import save
+
+    model, optimizer = trainer.model, trainer.optimizer
+    opt = optimizer.state_dict()
+    tensors = {f"model/{k}": v for k, v in model_tensors(model).items()}
+    for slot, arrays in opt["state"].items():
+        for i, a in enumerate(arrays):
+            tensors[f"optimizer/{slot}/{i}"] = np.ascontiguousarray(a)
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "model": model_metadata(model),
+        "model_rng_state": _generator_state(model),
+        "optimizer": {"type": opt["type"], "hyperparams": opt["hyperparams"],
+                      "step": opt["step"], "slots": {s: len(a) for s, a in opt["state"].items()}},
+        "trainer": trainer.state_dict(),
+        "extra": extra,
+        "sha256": _digest(tensors),
+    }
+    blob = save(tensors, metadata={"chainrule": json.dumps(meta)})
+    with atomic_write(path) as fh:
+        fh.write(blob)
+    return path
+
+
+def read_checkpoint(path):
+    """(tensors, metadata) of a training checkpoint, its hash verified."""
+    tensors, header = read_safetensors(path, what="checkpoint")
+    try:
+        meta = json.loads(header["chainrule"])
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise KeyError("format")
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is not a chainrule training checkpoint "
+            f"(no '{CHECKPOINT_FORMAT}' metadata)"
+        ) from None
+    if _digest(tensors) != meta.get("sha256"):
+        raise ModelFileError(f"checkpoint {os.fspath(path)!r} is corrupted: its arrays do not "
+                             "match the SHA-256 recorded when it was written")
+    return tensors, meta
+
+
+def restore_checkpoint(trainer, path):
+    """Put the state saved in ``path`` into ``trainer`` (its model and optimizer too).
+
+    The trainer's model must have the architecture the checkpoint was written from and
+    its optimizer the same type; otherwise ``ModelFileError`` names the difference.
+    Returns the ``extra`` data given to ``save_checkpoint``.
+    """
+    tensors, meta = read_checkpoint(path)
+    path = os.fspath(path)
+    model, optimizer = trainer.model, trainer.optimizer
+    saved, current = meta["model"], model_metadata(model)
+    for key in ("class", "config"):
+        if saved[key] != current[key]:
+            raise ModelFileError(
+                f"checkpoint {path!r} is for another model: {key} {saved[key]} there, "
+                f"{current[key]} here"
+            )
+    model_arrays = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    check_tensors(model_tensors(model), model_arrays, path)
+    opt = meta["optimizer"]
+    if opt["type"] != type(optimizer).__name__:
+        raise ModelFileError(
+            f"checkpoint {path!r} was written with {opt['type']}, not {type(optimizer).__name__}"
+        )
+    state = {slot: [tensors[f"optimizer/{slot}/{i}"] for i in range(n)]
+             for slot, n in opt["slots"].items()}
+    optimizer.load_state_dict({"type": opt["type"], "hyperparams": opt["hyperparams"],
+                               "step": opt["step"], "state": state})
+    for name, target in {**model.params, **model.buffers}.items():
+        target[...] = model_arrays[name]
+    if meta["model_rng_state"] is not None and getattr(model, "rng", None) is not None:
+        model.rng.bit_generator.state = meta["model_rng_state"]
+    trainer.load_state_dict(meta["trainer"])
+    return meta.get("extra")
+
+
+def clean_stale_temporaries(directory):
+    """Remove ``.NAME.XXXXXXXX.part`` files an interrupted atomic write left behind."""
+    removed = []
+    for entry in Path(directory).glob(".*.part"):
+        if entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed

@@ -17,6 +17,7 @@ __all__ = [
     "plot_loss",
     "plot_accuracy",
     "plot_decision_boundary",
+    "plot_confusion_matrix",
 ]
 
 
@@ -195,4 +196,29 @@ def plot_decision_boundary(model, x, t, out=None, *, resolution=300, title=None)
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.legend(loc="upper right", fontsize=8)
+    return _finish(plt, fig, out)
+
+
+def plot_confusion_matrix(matrix, out=None, *, labels=None, title=None):
+    """A confusion matrix as a heat map: rows are true classes, columns predicted ones.
+
+    ``matrix`` is (C, C) counts; each cell shows its count, and the colour its share of
+    the row (so rare classes are as visible as common ones). Returns the Figure.
+    """
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    n = matrix.shape[0]
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.55 * n))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    names = labels or [str(i) for i in range(n)]
+    ax.set_xticks(range(n), names, rotation=45 if labels else 0, ha="right" if labels else "center")
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix")
     return _finish(plt, fig, out)

@@ -152,6 +152,10 @@ class Trainer:
     epoch index (0-based). ``random_state`` drives the order of the samples, a fresh
     permutation every epoch. ``epoch`` and ``iteration`` count what has been done, so a
     second ``fit`` (or one after a restored checkpoint) continues up to ``max_epoch``.
+
+    Setting ``stop_requested`` (from a callback, or a signal handler as ``chainrule
+    train`` does on Ctrl-C) stops after the current step; the state at that point is
+    complete, and ``fit`` continues from it, also mid-epoch and after a checkpoint.
     """
 
     def __init__(self, model, optimizer, *, schedule=None, random_state=None):
@@ -165,6 +169,33 @@ class Trainer:
         self.iteration = 0
         self.history = History()
         self.stop_requested = False
+        # Where the current epoch stands, so a run stopped between two steps resumes
+        # exactly: the data-order generator's state before this epoch's permutation,
+        # the batches done, and the running sums of the epoch's metrics.
+        self.batch_in_epoch = 0
+        self.epoch_rng_state = None
+        self.running = [0.0, 0, 0, 0.0]  # loss sum, correct, samples seen, seconds
+
+    def state_dict(self):
+        """Counters, generator states, the epoch's running sums and the History (plain data).
+
+        Together with the model's and the optimizer's arrays this is everything a
+        checkpoint needs to continue bit for bit (``chainrule.checkpoint``).
+        """
+        return {"epoch": self.epoch, "iteration": self.iteration,
+                "batch_in_epoch": self.batch_in_epoch,
+                "epoch_rng_state": self.epoch_rng_state,
+                "rng_state": self.rng.bit_generator.state,
+                "running": list(self.running), "history": self.history.to_dict()}
+
+    def load_state_dict(self, state):
+        """Restore what ``state_dict`` returned (the model and optimizer are restored apart)."""
+        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.epoch_rng_state = state["epoch_rng_state"]
+        self.rng.bit_generator.state = state["rng_state"]
+        self.running = list(state["running"])
+        self.history = History.from_dict(state["history"])
 
     def _prepare(self, x, t, x_name="x", t_name="t"):
         x = check_finite(self.model._x(x, x_name), x_name)
@@ -216,40 +247,57 @@ class Trainer:
         return self.history
 
     def _loop(self, batches, max_epoch, eval_data, max_grad, progress, callbacks):
-        model, optimizer = self.model, self.optimizer
         try:
             while self.epoch < max_epoch and not self.stop_requested:
                 if self.schedule is not None:
-                    self.schedule.apply(optimizer, self.epoch)
+                    self.schedule.apply(self.optimizer, self.epoch)
+                if self.batch_in_epoch == 0:  # a fresh epoch: remember where its order came from
+                    self.epoch_rng_state = self.rng.bit_generator.state
+                    self.running = [0.0, 0, 0, 0.0]
+                else:  # resuming inside an epoch: draw the same permutation again
+                    self.rng.bit_generator.state = self.epoch_rng_state
                 start = time.perf_counter()
-                loss_sum, correct, seen = 0.0, 0, 0
-                for x_batch, t_batch in batches:
-                    loss = model.forward(x_batch, t_batch)
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"the loss became {loss} at epoch {self.epoch + 1}, iteration "
-                            f"{self.iteration + 1} with lr={optimizer.lr:g}; try a smaller "
-                            "learning rate, or gradient clipping (max_grad)"
-                        )
-                    model.backward()
-                    if max_grad is not None:
-                        clip_grads(model.grads, max_grad)
-                    optimizer.update(model.params, model.grads)
-                    size = x_batch.shape[0]
-                    self.iteration += 1
-                    self.history.loss.append(loss)
-                    loss_sum += loss * size
-                    correct += _correct(model, t_batch)
-                    seen += size
-                    progress.step(self.epoch + 1, loss, correct / seen)
+                for k, (x_batch, t_batch) in enumerate(batches):
+                    if k < self.batch_in_epoch:
+                        continue  # done before the stop
+                    self._step(x_batch, t_batch, max_grad)
+                    self.batch_in_epoch = k + 1
+                    loss_sum, correct, seen, _ = self.running
+                    progress.step(self.epoch + 1, self.history.loss[-1], correct / seen)
+                    if self.stop_requested and self.batch_in_epoch < len(batches):
+                        self.running[3] += time.perf_counter() - start
+                        return  # stopped between two steps; state_dict() can resume here
+                self.running[3] += time.perf_counter() - start
                 self.epoch += 1
-                self._record(loss_sum / seen, correct / seen, eval_data,
-                             time.perf_counter() - start)
+                self.batch_in_epoch = 0
+                loss_sum, correct, seen, seconds = self.running
+                self._record(loss_sum / seen, correct / seen, eval_data, seconds)
                 progress.epoch_end(self.history, max_epoch)
                 for callback in callbacks:
                     callback(self)
         finally:
             progress.close()
+
+    def _step(self, x_batch, t_batch, max_grad):
+        """One iteration of seed 003's loop, with the bookkeeping."""
+        model, optimizer = self.model, self.optimizer
+        loss = model.forward(x_batch, t_batch)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss} at epoch {self.epoch + 1}, iteration "
+                f"{self.iteration + 1} with lr={optimizer.lr:g}; try a smaller "
+                "learning rate, or gradient clipping (max_grad)"
+            )
+        model.backward()
+        if max_grad is not None:
+            clip_grads(model.grads, max_grad)
+        optimizer.update(model.params, model.grads)
+        size = x_batch.shape[0]
+        self.iteration += 1
+        self.history.loss.append(loss)
+        self.running[0] += loss * size
+        self.running[1] += _correct(model, t_batch)
+        self.running[2] += size
 
     def _record(self, train_loss, train_accuracy, eval_data, seconds):
         h = self.history

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from . import gd, gradcheck, train
+from . import evaluate, gd, gradcheck, train
 from .common import Parser, UsageError, join_negative_values
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (train, gd, gradcheck)
+COMMANDS = (train, evaluate, gd, gradcheck)
 
 
 def build_parser():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ examples:
   chainrule train --dataset fashion-mnist --model multi-layer --hidden 256,128 \\
       --batchnorm --dropout 0.2 --optimizer adamw --lr 0.001 --epochs 20
   chainrule train --json --quiet                    one JSON line with the results
+  chainrule train --dataset fashion-mnist --epochs 20 --checkpoint-dir ckpt
+  chainrule train --dataset fashion-mnist --epochs 20 --resume ckpt   after a crash or Ctrl-C
 
 The run folder (--out, default runs/<timestamp>/) gets metrics.json, history.csv,
 loss.png, accuracy.png, decision_boundary.png (2-D data) and model.safetensors.
@@ -76,6 +79,11 @@ def add_parser(subparsers):
                    help="float32 (default, fast) or float64 (the library's default)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder to write (default: runs/<timestamp>/)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="save a checkpoint there after every epoch and on Ctrl-C")
+    p.add_argument("--resume", type=existing_dir, default=None, metavar="DIR",
+                   help="continue the run checkpointed in DIR (same arguments; --epochs may "
+                   "grow); a DIR without a complete checkpoint starts from the beginning")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.set_defaults(handler=run, parser=p)
@@ -132,8 +140,68 @@ def _figures(run_dir, history, model, train, say):
     return written
 
 
+# The arguments a resumed run must share with the run it continues (--epochs may grow).
+RESUME_KEYS = ("dataset", "model", "hidden", "activation", "weight_decay", "dropout",
+               "batchnorm", "seed", "optimizer", "lr", "batch_size", "max_grad", "dtype")
+
+
+def _checkpoint_dir(args):
+    """The checkpoint folder, made and cleaned of stale temporary files; or None."""
+    from ..checkpoint import clean_stale_temporaries
+
+    if args.resume and args.checkpoint_dir and Path(args.resume) != Path(args.checkpoint_dir):
+        raise UsageError("--resume DIR keeps checkpointing into DIR; leave out --checkpoint-dir "
+                         f"or give the same folder (got {args.checkpoint_dir!r} and "
+                         f"{args.resume!r})")
+    folder = args.resume or args.checkpoint_dir
+    if folder is None:
+        return None
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--checkpoint-dir must be a directory, got {str(folder)!r} (a file)")
+    folder.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(folder)
+    return folder
+
+
+def _resume(trainer, args, folder, say):
+    """Restore the checkpoint in ``folder`` if there is one; check the arguments match."""
+    from ..checkpoint import CHECKPOINT_NAME, restore_checkpoint
+
+    path = folder / CHECKPOINT_NAME
+    if not path.exists():
+        say(f"no complete checkpoint in {folder} yet: starting from the beginning")
+        return
+    saved = restore_checkpoint(trainer, path) or {}
+    differ = [f"--{k.replace('_', '-')} {saved.get(k)!r} there, {getattr(args, k)!r} here"
+              for k in RESUME_KEYS if saved.get(k) != _plain(getattr(args, k))]
+    if differ:
+        raise UsageError(f"--resume: the checkpoint was written with other arguments: "
+                         f"{'; '.join(differ)}")
+    say(f"resumed from {path}: epoch {trainer.epoch}, iteration {trainer.iteration}")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _stop_on_ctrl_c(trainer, say):
+    """First Ctrl-C: finish the current step and stop cleanly; a second one: stop now."""
+    import signal
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.stop_requested = True
+        say("\nstopping after this step (Ctrl-C again to stop at once)")
+
+    return signal.signal(signal.SIGINT, handler)
+
+
 def run(args):
-    from ..checkpoint import save_model
+    import signal
+
+    from ..checkpoint import CHECKPOINT_NAME, save_checkpoint, save_model
     from ..optim import get_optimizer
     from ..trainer import Trainer
 
@@ -152,11 +220,34 @@ def run(args):
     say(f"optimizer: {optimizer!r}, {args.epochs} epochs of batch {args.batch_size}")
 
     trainer = Trainer(model, optimizer, random_state=args.seed)
+    folder = _checkpoint_dir(args)
+    saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
+    callbacks = []
+    if folder is not None:
+        if args.resume:
+            _resume(trainer, args, folder, say)
+        callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME, saved_args))
+    previous = _stop_on_ctrl_c(trainer, say)
+    first_epoch = trainer.epoch
     start = time.perf_counter()
-    history = trainer.fit(*train, max_epoch=args.epochs, batch_size=args.batch_size,
-                          eval_data=test, max_grad=args.max_grad,
-                          verbose=0 if args.quiet else 1)
+    try:
+        history = trainer.fit(*train, max_epoch=args.epochs, batch_size=args.batch_size,
+                              eval_data=test, max_grad=args.max_grad,
+                              verbose=0 if args.quiet else 1, callbacks=callbacks)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - start
+    per_epoch = seconds / max(trainer.epoch - first_epoch, 1)
+    if trainer.stop_requested and trainer.epoch < args.epochs:
+        where = f"epoch {trainer.epoch + 1}, after iteration {trainer.iteration}"
+        if folder is None:
+            print(f"chainrule train: interrupted at {where}; nothing saved (use "
+                  "--checkpoint-dir to be able to resume)", file=sys.stderr)
+            return 130
+        save_checkpoint(trainer, folder / CHECKPOINT_NAME, saved_args)
+        print(f"chainrule train: interrupted at {where}; checkpoint saved, continue with "
+              f"--resume {folder}", file=sys.stderr)
+        return 130
 
     x_train, t_train = trainer._prepare(*train)
     train_loss, train_accuracy = trainer.evaluate(x_train, t_train)
@@ -169,7 +260,7 @@ def run(args):
         "batch_size": args.batch_size, "seed": args.seed, "dtype": args.dtype,
         "train_loss": train_loss, "train_accuracy": train_accuracy,
         "test_loss": test_loss, "test_accuracy": test_accuracy,
-        "seconds": seconds, "seconds_per_epoch": seconds / args.epochs,
+        "seconds": seconds, "seconds_per_epoch": per_epoch,
         "params": model.num_params, "out": str(run_dir),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -179,7 +270,7 @@ def run(args):
 
     test_text = "n/a (no test split)" if test_accuracy is None else f"{test_accuracy:.4f}"
     say(f"train loss {train_loss:.4f}  train accuracy {train_accuracy:.4f}  "
-        f"test accuracy {test_text}  ({seconds:.1f} s, {seconds / args.epochs:.3f} s/epoch)")
+        f"test accuracy {test_text}  ({seconds:.1f} s, {per_epoch:.3f} s/epoch)")
     files = ["metrics.json", "history.csv", "model.safetensors", *figures]
     say(f"wrote {run_dir}{os.sep}: {', '.join(files)}")
     if args.json:

@@ -1,0 +1,164 @@
+"""``chainrule evaluate`` and ``chainrule predict``: use a saved model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .common import UsageError, existing_dir
+
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"]
+
+EVALUATE_EXAMPLES = """\
+examples:
+  chainrule evaluate runs/20260101-120000/model.safetensors --dataset fashion-mnist
+  chainrule evaluate model.safetensors --dataset spiral --out report/ --json
+"""
+
+PREDICT_EXAMPLES = """\
+examples:
+  chainrule predict model.safetensors images.npy                 prints class and probability
+  chainrule predict model.safetensors images.npy --out probs.npy    (N, classes) probabilities
+INPUT.npy holds (N, features) rows, (N, 28, 28) or (N, 1, 28, 28) images, or one sample.
+"""
+
+
+def add_parser(subparsers):
+    from .train import DATASETS
+
+    p = subparsers.add_parser(
+        "evaluate", help="loss, accuracy and confusion matrix of a saved model on a dataset",
+        description="Evaluate a model file written by 'chainrule train' on a dataset: loss, "
+        "accuracy, a confusion matrix as text and confusion.png.", epilog=EVALUATE_EXAMPLES)
+    p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--data-dir", type=existing_dir, default=None, metavar="DIR")
+    p.add_argument("--split", default="test", choices=["test", "train"],
+                   help="which part of the data (default: test; spiral has only train)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="where confusion.png goes (default: the model file's folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.set_defaults(handler=run_evaluate, parser=p)
+
+    q = subparsers.add_parser(
+        "predict", help="class probabilities of a saved model for inputs in a .npy file",
+        description="Class probabilities for every row of INPUT.npy.", epilog=PREDICT_EXAMPLES)
+    q.add_argument("model", metavar="MODEL", help="a model.safetensors file")
+    q.add_argument("input", metavar="INPUT.npy", help="inputs as a NumPy .npy file")
+    q.add_argument("--out", default=None, metavar="OUT.npy",
+                   help="write the (N, classes) probabilities there instead of printing")
+    q.set_defaults(handler=run_predict, parser=q)
+
+
+def _load(path):
+    from ..checkpoint import load_model
+
+    return load_model(path)
+
+
+def _inputs_for(model, x, what):
+    """x as (N, features) for ``model``, or a message naming both shapes."""
+    if x.ndim >= 2 and int(np.prod(x.shape[1:])) == model.input_size:
+        return x.reshape(x.shape[0], -1)
+    if x.ndim == 1 and x.size == model.input_size:
+        return x.reshape(1, -1)
+    raise UsageError(f"{what} has shape {x.shape}, but the model takes {model.input_size} "
+                     f"features per sample: (N, {model.input_size}) rows or one sample")
+
+
+def confusion_matrix(labels, predicted, n_classes):
+    """counts[i, j] = number of samples of true class i predicted as class j."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def format_confusion(counts):
+    width = max(5, len(str(counts.max())) + 1)
+    head = "true\\pred" + "".join(f"{j:>{width}}" for j in range(counts.shape[1]))
+    rows = [f"{i:>9}" + "".join(f"{v:>{width}}" for v in row) for i, row in enumerate(counts)]
+    return "\n".join([head, *rows])
+
+
+def run_evaluate(args):
+    from ..trainer import Trainer
+    from .train import load_dataset
+
+    model = _load(args.model)
+    train, test = load_dataset(args.dataset, args.data_dir, quiet=args.json)
+    if args.split == "test" and test is None:
+        args.split = "train"  # the spiral data has no test split
+    x, t = train if args.split == "train" else test
+    x = _inputs_for(model, x, f"the {args.dataset} data")
+    if int(t.max()) >= model.output_size:
+        raise UsageError(f"the {args.dataset} data has {int(t.max()) + 1} classes, the model "
+                         f"{model.output_size}")
+    trainer = Trainer(model, optimizer=None)
+    x, t = trainer._prepare(x, t)
+    loss, accuracy = trainer.evaluate(x, t)
+    predicted = np.argmax(model.predict(x), axis=1)
+    counts = confusion_matrix(t, predicted, model.output_size)
+    out_dir = Path(args.out) if args.out else Path(args.model).resolve().parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out must be a directory, got {str(out_dir)!r} (a file)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = None
+    try:
+        from ..plotting import plot_confusion_matrix
+
+        names = FASHION_NAMES if args.dataset == "fashion-mnist" else None
+        figure = out_dir / "confusion.png"
+        plot_confusion_matrix(counts, figure, labels=names,
+                              title=f"{args.dataset} ({args.split}): accuracy {accuracy:.4f}")
+    except ImportError:
+        figure = None
+    result = {"model": os.fspath(args.model), "dataset": args.dataset, "split": args.split,
+              "samples": int(x.shape[0]), "loss": loss, "accuracy": accuracy,
+              "confusion": counts.tolist(),
+              "figure": None if figure is None else os.fspath(figure)}
+    if not args.json:
+        print(f"{type(model).__name__} on {args.dataset} ({args.split}, {x.shape[0]} samples): "
+              f"loss {loss:.4f}  accuracy {accuracy:.4f}")
+        print(format_confusion(counts))
+        print(f"wrote {figure}" if figure else "no figure (pip install 'chainrule[plot]')")
+    else:
+        print(json.dumps(result))
+    return 0
+
+
+def run_predict(args):
+    from ..atomic import atomic_write
+    from ..validation import check_finite
+
+    model = _load(args.model)
+    if args.out and os.path.exists(args.out) and os.path.samefile(args.out, args.input):
+        raise UsageError(f"--out must not be the input file {args.input!r}")
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"INPUT.npy {args.input!r} does not exist") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"INPUT.npy {args.input!r} is not a readable .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+        raise UsageError(f"INPUT.npy {args.input!r} must hold numbers, got "
+                         f"{getattr(x, 'dtype', type(x).__name__)}")
+    if x.size == 0:
+        raise UsageError(f"INPUT.npy {args.input!r} is empty (shape {x.shape})")
+    x = _inputs_for(model, x, f"INPUT.npy {args.input!r}")
+    check_finite(x.astype(model.dtype, copy=False), f"INPUT.npy {args.input!r}")
+    probabilities = model.predict(x)
+    if args.out:
+        with atomic_write(args.out) as fh:
+            np.save(fh, probabilities, allow_pickle=False)
+        print(f"wrote {args.out}: probabilities of shape {probabilities.shape}")
+        return 0
+    predicted = np.argmax(probabilities, axis=1)
+    for i, (c, p) in enumerate(zip(predicted[:20], probabilities[:20], strict=True)):
+        print(f"{i:>5}  class {c}  p={p[c]:.4f}")
+    if len(predicted) > 20:
+        print(f"... {len(predicted) - 20} more rows; --out OUT.npy writes all probabilities")
+    return 0
