@@ -107,7 +107,7 @@ def _problem(target, inputs, t, rng):
         t = target._t(t, x.shape[0])
 
         def f():
-            return target.last_layer.forward(target._run(x, True), t) + target._decay()
+            return target.forward_checked(x, t)
 
         def backprop():
             target.forward(x, t)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import numerical
 from .layers import BatchNormalization, Dropout, SoftmaxWithLoss
-from .validation import check_finite, check_inputs, check_targets
+from .validation import check_finite, check_finite_fast, check_inputs, check_targets
 
 __all__ = ["ParamDict", "Sequential"]
 
@@ -156,14 +156,21 @@ class Sequential:
         return 0.5 * self.weight_decay_lambda * float(total)
 
     def forward(self, x, t, train_flg=True):
-        """L = loss_layer(scores(x), t) + 0.5 lambda sum ||W||^2; keeps what backward needs."""
-        x = self._x(x)
+        """L = loss_layer(scores(x), t) + 0.5 lambda sum ||W||^2; keeps what backward needs.
+
+        Checks x and t (shapes, label range, NaN/inf) on every call; the Trainer, which
+        checked its whole data set once, calls ``forward_checked`` instead.
+        """
+        x = check_finite_fast(self._x(x))
         t = self._t(t, x.shape[0])
+        return self.forward_checked(x, t, train_flg)
+
+    def forward_checked(self, x, t, train_flg=True):
+        """``forward`` for x and t already checked and converted (the training hot path)."""
         return self.last_layer.forward(self._run(x, train_flg), t) + self._decay()
 
     def loss(self, x, t, train_flg=False):
         """The loss in inference mode (dropout off, batch norm on running statistics)."""
-        check_finite(self._x(x))
         return self.forward(x, t, train_flg)
 
     def accuracy(self, x, t):
@@ -223,7 +230,7 @@ class Sequential:
         t = self._t(t, x.shape[0])
         with self.held_state():
             self.forward(x, t, train_flg=True)  # draws the dropout masks once
-            f = lambda _: self.last_layer.forward(self._run(x, True), t) + self._decay()  # noqa: E731
+            f = lambda _: self.forward_checked(x, t)  # noqa: E731
             return {name: numerical.numerical_gradient(f, p) for name, p in self.params.items()}
 
     @property

@@ -281,7 +281,7 @@ class Trainer:
     def _step(self, x_batch, t_batch, max_grad):
         """One iteration of seed 003's loop, with the bookkeeping."""
         model, optimizer = self.model, self.optimizer
-        loss = model.forward(x_batch, t_batch)
+        loss = model.forward_checked(x_batch, t_batch)  # fit checked all the data once
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {self.epoch + 1}, iteration "

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_inputs", "check_targets", "check_finite", "check_positive"]
+__all__ = [
+    "check_inputs",
+    "check_targets",
+    "check_finite",
+    "check_finite_fast",
+    "check_positive",
+]
 
 
 def check_inputs(x, n_features, dtype, name="x"):
@@ -83,6 +89,20 @@ def check_finite(x, name="x"):
             f"{name} must be finite, got {int(bad.sum())} NaN or inf values "
             f"(first at index {first})"
         )
+    return x
+
+
+def check_finite_fast(x, name="x"):
+    """``check_finite`` for every batch: one dot product first, the full scan only if needed.
+
+    x . x is NaN or infinite whenever x holds a NaN or an inf (and, rarely, when a huge
+    but finite x overflows it; the exact check then clears it). It costs about half of
+    ``np.isfinite(x).all()``.
+    """
+    if x.dtype.kind == "f":
+        flat = x.reshape(-1)
+        if not np.isfinite(np.dot(flat, flat)):
+            check_finite(x, name)
     return x
 
 

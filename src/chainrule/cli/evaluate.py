@@ -130,6 +130,26 @@ def run_evaluate(args):
     return 0
 
 
+def _read_npy(path):
+    """The array in a .npy file; never unpickles. Bad files are reported as bad input."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise UsageError(f"INPUT.npy {path!r} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"INPUT.npy {path!r} cannot be read ({exc.strerror})") from None
+    if magic != b"\x93NUMPY":
+        raise UsageError(f"INPUT.npy {path!r} is not a .npy array of numbers (no .npy header; "
+                         "save arrays with numpy.save)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        why = "it holds objects, not numbers" if "pickle" in str(exc) else str(exc)
+        raise UsageError(f"INPUT.npy {path!r} is not a .npy array of numbers ({why}; "
+                         "chainrule never loads pickled data)") from None
+
+
 def run_predict(args):
     from ..atomic import atomic_write
     from ..validation import check_finite
@@ -137,12 +157,7 @@ def run_predict(args):
     model = _load(args.model)
     if args.out and os.path.exists(args.out) and os.path.samefile(args.out, args.input):
         raise UsageError(f"--out must not be the input file {args.input!r}")
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except FileNotFoundError:
-        raise UsageError(f"INPUT.npy {args.input!r} does not exist") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise UsageError(f"INPUT.npy {args.input!r} is not a readable .npy array ({exc})") from None
+    x = _read_npy(args.input)
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
         raise UsageError(f"INPUT.npy {args.input!r} must hold numbers, got "
                          f"{getattr(x, 'dtype', type(x).__name__)}")

@@ -149,10 +149,6 @@ def _checkpoint_dir(args):
     """The checkpoint folder, made and cleaned of stale temporary files; or None."""
     from ..checkpoint import clean_stale_temporaries
 
-    if args.resume and args.checkpoint_dir and Path(args.resume) != Path(args.checkpoint_dir):
-        raise UsageError("--resume DIR keeps checkpointing into DIR; leave out --checkpoint-dir "
-                         f"or give the same folder (got {args.checkpoint_dir!r} and "
-                         f"{args.resume!r})")
     folder = args.resume or args.checkpoint_dir
     if folder is None:
         return None
@@ -206,6 +202,10 @@ def run(args):
     from ..trainer import Trainer
 
     _resolve_defaults(args)
+    if args.resume and args.checkpoint_dir and Path(args.resume) != Path(args.checkpoint_dir):
+        raise UsageError("--resume DIR keeps checkpointing into DIR; leave out --checkpoint-dir "
+                         f"or give the same folder (got {args.checkpoint_dir!r} and "
+                         f"{args.resume!r})")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out must be a directory, got {args.out!r} (a file)")
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -213,12 +213,6 @@ def run(args):
     n_classes = int(train[1].max()) + 1
     model = build_model(args, train[0].reshape(train[0].shape[0], -1).shape[1], n_classes)
     optimizer = get_optimizer(args.optimizer, lr=args.lr)
-    run_dir = _run_dir(args.out)
-    say(f"{args.dataset}: {train[0].shape[0]} training samples"
-        + (f", {test[0].shape[0]} test samples" if test else ""))
-    say(model.summary())
-    say(f"optimizer: {optimizer!r}, {args.epochs} epochs of batch {args.batch_size}")
-
     trainer = Trainer(model, optimizer, random_state=args.seed)
     folder = _checkpoint_dir(args)
     saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
@@ -227,6 +221,11 @@ def run(args):
         if args.resume:
             _resume(trainer, args, folder, say)
         callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME, saved_args))
+    run_dir = _run_dir(args.out)  # only once every argument has been accepted
+    say(f"{args.dataset}: {train[0].shape[0]} training samples"
+        + (f", {test[0].shape[0]} test samples" if test else ""))
+    say(model.summary())
+    say(f"optimizer: {optimizer!r}, {args.epochs} epochs of batch {args.batch_size}")
     previous = _stop_on_ctrl_c(trainer, say)
     first_epoch = trainer.epoch
     start = time.perf_counter()
