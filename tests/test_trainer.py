@@ -529,3 +529,15 @@ def test_stop_requested_in_callback_stops_after_that_epoch():
     # a later fit starts again (the flag is reset) and continues from epoch 3
     h = trainer.fit(x, t, max_epoch=3, batch_size=5, verbose=0)
     assert h.epoch == [1, 2, 3]
+
+
+def test_history_csv_round_trip(tmp_path):
+    """from_csv reads back exactly the per-epoch columns to_csv wrote (None for no eval)."""
+    x, t = make_data()
+    history = Trainer(make_model(), SGD(lr=0.1), random_state=0).fit(
+        x, t, max_epoch=3, batch_size=5, verbose=0)
+    history.to_csv(tmp_path / "h.csv")
+    back = History.from_csv(tmp_path / "h.csv")
+    for name in History.EPOCH_FIELDS:
+        assert getattr(back, name) == getattr(history, name), name
+    assert back.loss == []

@@ -125,7 +125,9 @@ def plot_loss(history, out=None, *, title=None):
     """Per-iteration mini-batch loss with the per-epoch train (and eval) loss on top.
 
     ``history`` is a ``trainer.History``. The x axis counts epochs; each iteration sits
-    at its fraction of an epoch. Writes a PNG to ``out`` when given; returns the Figure.
+    at its fraction of an epoch, each epoch's mean train loss at the epoch's middle (it
+    is an average over the epoch) and the eval loss at its end. Writes a PNG to ``out``
+    when given; returns the Figure.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -136,7 +138,9 @@ def plot_loss(history, out=None, *, title=None):
         ax.plot(steps, history.loss, color="tab:blue", alpha=0.35, linewidth=0.8,
                 label="mini-batch loss")
     dots = "o-" if epochs <= 50 else "-"
-    ax.plot(history.epoch, history.train_loss, dots, color="tab:blue", markersize=3,
+    # a running average over epoch e describes its middle, e - 0.5; eval is at its end, e
+    middle = np.asarray(history.epoch, dtype=float) - 0.5
+    ax.plot(middle, history.train_loss, dots, color="tab:blue", markersize=3,
             label="train loss (epoch mean)")
     if any(v is not None for v in history.eval_loss):
         ax.plot(history.epoch, history.eval_loss, dots, color="tab:orange", markersize=3,
@@ -150,16 +154,27 @@ def plot_loss(history, out=None, *, title=None):
 
 
 def plot_accuracy(history, out=None, *, title=None):
-    """Per-epoch train (and eval) accuracy from a ``History``; returns the Figure."""
+    """Per-epoch train (and eval) accuracy from a ``History``; returns the Figure.
+
+    The train accuracy is a running average over each epoch, so it is drawn at the
+    epoch's middle; the eval accuracy, measured at the epoch's end, at its end. The y
+    axis is zoomed on the curves.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     dots = "o-" if len(history.epoch) <= 50 else "-"
-    ax.plot(history.epoch, history.train_accuracy, dots, markersize=3, label="train accuracy")
+    middle = np.asarray(history.epoch, dtype=float) - 0.5  # running averages: mid-epoch
+    ax.plot(middle, history.train_accuracy, dots, markersize=3, label="train accuracy (running)")
+    values = list(history.train_accuracy)
     if any(v is not None for v in history.eval_accuracy):
         ax.plot(history.epoch, history.eval_accuracy, dots, markersize=3, label="eval accuracy")
+        values += [v for v in history.eval_accuracy if v is not None]
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.02)
+    if values:  # zoom on the curves, but keep 1.0 in view when they come close to it
+        low, high = min(values), max(values)
+        pad = max(0.02, 0.1 * (high - low))
+        ax.set_ylim(max(0.0, low - pad), min(1.01, high + pad))
     ax.set_title(title or "accuracy")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")

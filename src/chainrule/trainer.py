@@ -67,6 +67,16 @@ class History:
         """Rebuild a History from ``to_dict()``'s output."""
         return cls(**{f.name: list(data.get(f.name, [])) for f in fields(cls)})
 
+    @classmethod
+    def from_csv(cls, path):
+        """Read the per-epoch columns written by ``to_csv`` (``loss`` stays empty)."""
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        casts = {"epoch": int}
+        data = {name: [None if row[name] == "" else casts.get(name, float)(row[name])
+                       for row in rows] for name in cls.EPOCH_FIELDS}
+        return cls(**data)
+
     def to_csv(self, path):
         """Write one row per epoch with the per-epoch columns."""
         with open(path, "w", newline="") as fh:
