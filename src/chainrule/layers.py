@@ -69,12 +69,14 @@ class Affine(_Layer):
         W, b = self.params
         self.x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
-        return self.x @ W + b
+        out = self.x @ W
+        out += b  # in place: one (N, H) array, not two
+        return out
 
     def backward(self, dout):
         W, _ = self.params
         np.matmul(self.x.T, dout, out=self.grads[0])
-        np.sum(dout, axis=0, out=self.grads[1])
+        dout.sum(axis=0, out=self.grads[1])
         if not self.input_grad:
             return None
         return (dout @ W.T).reshape(self.x_shape)
@@ -92,14 +94,14 @@ class Sigmoid(_Layer):
 
 
 class Relu(_Layer):
-    """y = max(0, x).   Backward: dx = dy where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
+    """y = max(0, x).   Backward: dx = dy * [x > 0] (0 at x = 0, as in PyTorch)."""
 
     def forward(self, x):
-        self.mask = x <= 0
-        return np.where(self.mask, 0, x)
+        self.positive = x > 0
+        return np.maximum(x, 0)
 
     def backward(self, dout):
-        return np.where(self.mask, 0, dout)
+        return np.multiply(dout, self.positive)
 
 
 class Tanh(_Layer):
@@ -149,17 +151,17 @@ class SoftmaxWithLoss(_Layer):
     """
 
     def forward(self, x, t):
-        shifted = x - np.max(x, axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        total = np.sum(exp, axis=-1, keepdims=True)
-        self.y = exp / total
-        self.t = t
-        log_y_shift = np.log(total)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        y = np.exp(shifted)
+        total = y.sum(axis=-1, keepdims=True)
+        y /= total
+        self.y, self.t = y, t
+        log_total = np.log(total)
         n = x.shape[0]
         if _is_label_vector(t, x):
             picked = shifted[np.arange(n), t]
-            return float(-(np.sum(picked) - np.sum(log_y_shift)) / n)
-        return float(-np.sum(t * (shifted - log_y_shift)) / n)
+            return float(log_total.sum() - picked.sum()) / n
+        return float(-(t * (shifted - log_total)).sum()) / n
 
     def backward(self, dout=1):
         n = self.y.shape[0]

@@ -99,6 +99,9 @@ class Sequential:
 
     def collect_params(self):
         """(Re)build ``params`` and ``grads`` from the arrays the layers hold now."""
+        # which layers take train_flg, resolved once rather than at every forward
+        self._calls = [(layer, isinstance(layer, (Dropout, BatchNormalization)))
+                       for layer in self.layers]
         self.params, self.grads = ParamDict(), ParamDict()
         for name, array, grad in _layer_params(self.layers):
             if name in self.params:
@@ -134,11 +137,8 @@ class Sequential:
         return check_targets(t, n, self.output_size, self.dtype, name, x_name)
 
     def _run(self, x, train_flg):
-        for layer in self.layers:
-            if isinstance(layer, (Dropout, BatchNormalization)):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
+        for layer, takes_flag in self._calls:
+            x = layer.forward(x, train_flg) if takes_flag else layer.forward(x)
         return x
 
     def scores(self, x, train_flg=False):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .data.batching import BatchIterator
-from .validation import check_finite, check_positive
+from .validation import check_finite_fast, check_positive
 
 __all__ = ["Trainer", "History", "TrainingDiverged", "clip_grads"]
 
@@ -208,7 +208,7 @@ class Trainer:
         self.history = History.from_dict(state["history"])
 
     def _prepare(self, x, t, x_name="x", t_name="t"):
-        x = check_finite(self.model._x(x, x_name), x_name)
+        x = check_finite_fast(self.model._x(x, x_name), x_name)
         t = self.model._t(t, x.shape[0], t_name, x_name)
         return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
