@@ -15,9 +15,10 @@ The update rules are the ones documented for ``torch.optim`` (dampening 0, no am
 maximize); each docstring says how the book's ``common/optimizer.py`` differs. They run
 with ``out=`` into preallocated scratch arrays and keep the parameters' dtype. One
 departure from torch: the adaptive methods flush second-moment values below the dtype's
-smallest normal number (``np.finfo(dtype).tiny``) to zero after each update, because
-subnormal numbers make float arithmetic many times slower. sqrt of a float32 subnormal
-is below 1.1e-19, far under ``eps``, so no update changes measurably.
+smallest normal number (``np.finfo(dtype).tiny``) to zero every ``FLUSH_EVERY`` updates
+(and on the first), because subnormal numbers make float arithmetic many times slower on
+some processors. sqrt of a float32 subnormal is below 1.1e-19, far under ``eps``, so no
+update changes measurably; flushing every step instead cost about 5 % of an Adam epoch.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def _label(keys, i):
     return f"params[{i}]" if keys is None else f"params[{keys[i]!r}] (position {i})"
 
 
+#: Subnormal second moments are flushed to zero on every FLUSH_EVERY-th update.
+FLUSH_EVERY = 100
+
+
 def _flush(v, mask, tiny):
     """v[v < tiny] = 0 without temporaries (v >= 0 here, so this removes subnormals)."""
     np.less(v, tiny, out=mask)
@@ -87,6 +92,10 @@ class Optimizer:
     def __repr__(self):
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
         return f"{type(self).__name__}({args})"
+
+    def _flush_now(self, i):
+        """Whether parameter i's second moment is flushed of subnormals at this update."""
+        return self._tiny[i] is not None and (self.t % FLUSH_EVERY == 0 or self.t == 1)
 
     @classmethod
     def _validate(cls, hp):
@@ -326,7 +335,7 @@ class AdaGrad(Optimizer):
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             s, tmp = self.state["sum"][i], self._tmp[0][i]
             np.add(s, np.multiply(g, g, out=tmp), out=s)
-            if self._tiny[i] is not None:
+            if self._flush_now(i):
                 _flush(s, self._mask[i], self._tiny[i])
             _step(p, g, s, eps, lr, tmp)
 
@@ -367,7 +376,7 @@ class RMSprop(Optimizer):
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             v, tmp = self.state["square_avg"][i], self._tmp[0][i]
             _average_square(v, g, a, tmp)
-            if self._tiny[i] is not None:
+            if self._flush_now(i):
                 _flush(v, self._mask[i], self._tiny[i])
             _step(p, g, v, eps, lr, tmp)
 
@@ -409,7 +418,7 @@ class Adam(Optimizer):
             np.multiply(m, b1, out=m)
             np.add(m, np.multiply(g, 1.0 - b1, out=tmp), out=m)
             _average_square(v, g, b2, tmp)
-            if self._tiny[i] is not None:
+            if self._flush_now(i):
                 _flush(v, self._mask[i], self._tiny[i])
             _step(p, m, v, eps, step_size, tmp)
 
