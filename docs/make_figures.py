@@ -2,7 +2,7 @@
 
     python docs/make_figures.py                  # all of them (about a minute)
     python docs/make_figures.py --skip fashion   # all but the 10-epoch Fashion-MNIST run
-    python docs/make_figures.py --only descent --out /tmp/figures
+    python docs/make_figures.py --only descent --out figures-draft
 
 Each figure is made by the same calls the chapters show, so running this script again
 after a change to the library shows what the change does to the pictures. Randomness
