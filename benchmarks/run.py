@@ -160,7 +160,12 @@ class NumpySide:
             best = min(best, time.perf_counter() - start)
         return {"gflops": 2 * n**3 / best / 1e9}
 
-    # subclasses: build(w, weights, seed) -> (model, optimizer); run(impl) -> epoch function
+    # subclasses: module() -> the implementation's module; runner(impl) -> epoch function
+    def build(self, w, weights, seed):
+        m = self.module()
+        return m.build(w.sizes, w.activation, w.dtype, weights, seed), m.make_optimizer(
+            w.optimizer, w.lr)
+
     def epoch(self, impl, workload, seed, warmup):
         import gc
 
@@ -206,11 +211,6 @@ class ChainruleSide(NumpySide):
 
         return {**super().info(), "chainrule": chainrule.__version__}
 
-    def build(self, w, weights, seed):
-        m = self.module()
-        return m.build(w.sizes, w.activation, w.dtype, weights, seed), m.make_optimizer(
-            w.optimizer, w.lr)
-
     def runner(self, impl):
         m = self.module()
         return {"trainer": m.trainer_epoch, "loop": m.loop_epoch}[impl]
@@ -236,11 +236,6 @@ class BookSide(NumpySide):
         import book_baseline
 
         return book_baseline
-
-    def build(self, w, weights, seed):
-        m = self.module()
-        return m.build(w.sizes, w.activation, w.dtype, weights, seed), m.make_optimizer(
-            w.optimizer, w.lr)
 
     def runner(self, impl):
         import numpy as np
