@@ -31,6 +31,7 @@ from chainrule.layers import Dropout
 from chainrule.models import MultiLayerNet, TwoLayerNet
 from chainrule.optim import SGD, Adam, get_optimizer
 from chainrule.trainer import Trainer
+from chainrule.validation import ChainruleInputError
 
 # ---- files every case may use, built once ----------------------------------------------
 
@@ -171,13 +172,13 @@ API_CASES = [
      ValueError, r"lr must be a positive number, got -1"),
     ("Adam-lr-0", lambda lib: Adam(lr=0), ValueError, r"lr must be a positive number, got 0"),
     ("Adam-beta1-1", lambda lib: Adam(beta1=1.0),
-     ValueError, r"beta1 must be in \[0, 1\), got 1\.0"),
+     ValueError, r"beta1 must be a number in \[0, 1\), got 1\.0"),
     ("Adam-beta2-negative", lambda lib: Adam(beta2=-0.1),
-     ValueError, r"beta2 must be in \[0, 1\), got -0\.1"),
+     ValueError, r"beta2 must be a number in \[0, 1\), got -0\.1"),
     ("SGD-momentum-1.5", lambda lib: SGD(momentum=1.5),
-     ValueError, r"momentum must be in \[0, 1\), got 1\.5"),
+     ValueError, r"momentum must be a number in \[0, 1\), got 1\.5"),
     ("SGD-momentum-negative", lambda lib: SGD(momentum=-0.1),
-     ValueError, r"momentum must be in \[0, 1\), got -0\.1"),
+     ValueError, r"momentum must be a number in \[0, 1\), got -0\.1"),
     ("Dropout-ratio-1", lambda lib: Dropout(dropout_ratio=1.0),
      ValueError, r"dropout_ratio must be a number in \[0, 1\), got 1\.0"),
     ("MultiLayerNet-dropout-ratio-1.2",
@@ -243,7 +244,13 @@ def test_api_bad_input(library, call, exc_type, pattern):
     before = snapshot(library.root)
     with pytest.raises(exc_type) as excinfo:
         call(library)
-    assert excinfo.type is exc_type, f"raised {excinfo.type.__name__}: {excinfo.value}"
+    # one rule: chainrule's own input errors, a TypeError for a type, a ValueError for a value
+    if exc_type in (TypeError, ValueError):
+        assert issubclass(excinfo.type, ChainruleInputError), excinfo.type.__name__
+        other = ValueError if exc_type is TypeError else TypeError
+        assert not issubclass(excinfo.type, other), excinfo.type.__mro__
+    else:
+        assert excinfo.type is exc_type, f"raised {excinfo.type.__name__}: {excinfo.value}"
     assert re.search(pattern, str(excinfo.value)), str(excinfo.value)
     assert_unchanged(before, snapshot(library.root))
 
@@ -361,11 +368,11 @@ CLI_CASES = [
        2, pattern) for kind, pattern in BAD_MODEL.items()),
     ("predict-model-another-architecture",
      lambda w: ["predict", w.model("spiral"), w.npy("x784.npy", np.zeros((3, 784)))], 2,
-     r"INPUT\.npy '.*x784\.npy' has shape \(3, 784\), but the model takes 2 features"),
+     r"INPUT\.npy '.*x784\.npy' has shape \(3, 784\), but the model takes 2 values per sample"),
     # predict: bad inputs
     ("predict-input-wrong-shape",
      lambda w: ["predict", w.model("spiral"), w.npy("x.npy", np.zeros((4, 3)))], 2,
-     r"INPUT\.npy '.*x\.npy' has shape \(4, 3\), but the model takes 2 features"),
+     r"INPUT\.npy '.*x\.npy' has shape \(4, 3\), but the model takes 2 values per sample"),
     ("predict-input-nan",
      lambda w: ["predict", w.model("spiral"), w.npy("x.npy", _bad(np.nan, (1, 0)))], 2,
      r"INPUT\.npy '.*x\.npy' must be finite, got 1 NaN or inf values \(first at index \(1, 0\)"),
@@ -395,7 +402,7 @@ CLI_CASES = [
        2, BAD_MODEL[kind]) for kind in ("missing", "empty", "truncated-header", "garbage")),
     ("evaluate-model-another-architecture",
      lambda w: ["evaluate", w.model("fashion784"), "--dataset", "spiral"], 2,
-     r"the spiral data has shape \(300, 2\), but the model takes 784 features"),
+     r"the spiral data has shape \(300, 2\), but the model takes 784 values per sample"),
     # gd and gradcheck
     ("gd-lr-0", lambda w: ["gd", "--lr", "0"], 2, ARG.format("--lr", "a positive number", "0")),
     ("gd-init-three-numbers", lambda w: ["gd", "--init", "1,2,3"], 2,

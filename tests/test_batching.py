@@ -38,7 +38,7 @@ def test_same_seed_same_order_and_generator_gives_new_epochs():
     "args, kwargs, exc, message",
     [
         ((10, 0), {}, ValueError, "batch_size must be a positive integer, got 0"),
-        ((10, 2.0), {}, ValueError, "batch_size must be a positive integer, got 2.0"),
+        ((10, 2.0), {}, TypeError, "batch_size must be an integer, got float 2.0"),
         ((-1, 2), {}, ValueError, "n_samples must be a non-negative integer, got -1"),
         ((10, 2), {"shuffle": 1}, TypeError, "shuffle must be True or False, got 1"),
         ((10, 2), {"drop_last": None}, TypeError, "drop_last must be True or False, got None"),
@@ -142,7 +142,7 @@ def test_batch_iterator_validates():
         BatchIterator(x, t[:99], 10)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         BatchIterator(x, t, 0)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got True"):
+    with pytest.raises(TypeError, match="batch_size must be an integer, got bool True"):
         BatchIterator(x, t, True)
     with pytest.raises(TypeError, match="shuffle must be True or False, got 'yes'"):
         BatchIterator(x, t, 10, shuffle="yes")

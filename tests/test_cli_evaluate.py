@@ -7,8 +7,8 @@ import pytest
 
 from chainrule.checkpoint import load_model
 from chainrule.cli import main
-from chainrule.cli.evaluate import confusion_matrix
 from chainrule.data import load_spiral
+from chainrule.evaluation import confusion_matrix
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,9 @@ def test_multi_layer_options_reach_the_model(tmp_path, capsys):
     assert result["model"] == "MultiLayerNet" and result["dtype"] == "float64"
     config = result["config"]
     assert config["hidden_size_list"] == [16, 8] and config["use_batchnorm"]
-    assert config["dropout_ratio"] == 0.1 and config["weight_decay_lambda"] == 0.001
+    # --weight-decay belongs to the optimizer alone, never also to the model
+    assert config["dropout_ratio"] == 0.1 and config["weight_decay_lambda"] == 0.0
+    assert result["weight_decay"] == 0.001
     model = load_model(tmp_path / "model.safetensors")
     assert "gamma2" in model.params and "running_mean1" in model.buffers
 

@@ -353,9 +353,11 @@ def test_dropout_fresh_mask_unless_frozen():
     np.testing.assert_array_equal(layer.forward(x), held)
 
 
-@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, True, "0.5", float("nan")])
-def test_dropout_bad_ratio_raises_naming_it(bad):
-    with pytest.raises(ValueError, match="dropout_ratio"):
+@pytest.mark.parametrize("bad, error", [(1.0, ValueError), (-0.1, ValueError),
+                                        (1.5, ValueError), (float("nan"), ValueError),
+                                        (True, TypeError), ("0.5", TypeError)])
+def test_dropout_bad_ratio_raises_naming_it(bad, error):
+    with pytest.raises(error, match="dropout_ratio must be a number"):
         layers.Dropout(dropout_ratio=bad)
 
 

@@ -160,7 +160,7 @@ def test_sequential_any_stack():
     assert net.backward().shape == (5, 4)
     with pytest.raises(ValueError, match="layers must hold at least one layer"):
         Sequential([])
-    with pytest.raises(ValueError, match="weight layer"):
+    with pytest.raises(ValueError, match="input_shape is needed: the first layer Relu"):
         Sequential([Relu()])
 
 
@@ -168,13 +168,14 @@ def test_sequential_any_stack():
     "call, error, message",
     [
         (lambda n: n.loss(np.zeros((3, 5)), [0, 1, 2]), ValueError,
-         r"x must have 4 features per sample \(the model's input size\), got 5"),
+         r"x must have 4 features per sample \(the model's input shape \(N, 4\)\), got 5"),
         (lambda n: n.loss(np.zeros((3, 4)), [0, 1]), ValueError,
          "inconsistent numbers of samples: x has 3, t has 2"),
         (lambda n: n.loss(np.zeros((2, 4)), [0, 3]), ValueError,
          r"labels must be in \[0, 2\] for 3 classes, got values from 0 to 3"),
         (lambda n: n.loss(np.zeros((2, 4)), [0, -1]), ValueError, "got values from -1 to 0"),
-        (lambda n: n.predict(np.zeros(4)), ValueError, r"for one sample use x.reshape\(1, -1\)"),
+        (lambda n: n.predict(np.zeros(4)), ValueError,
+         r"x must have shape \(N, 4\), got \(4,\); for one sample use x\[None\]"),
         (lambda n: n.predict(np.zeros((0, 4))), ValueError, "at least one sample"),
         (lambda n: n.loss(np.array([[np.nan, 0, 0, 0]]), [0]), ValueError,
          r"x must be finite, got 1 NaN or inf values \(first at index \(0, 0\)\)"),

@@ -325,13 +325,14 @@ def test_changing_params_between_calls_is_refused():
     opt = Adam()
     opt.update(params, grad_seq[0])
     smaller = {k: v for k, v in params.items() if k != "W2"}
-    with pytest.raises(ValueError, match="params has 2 arrays.*made for 3"):
+    with pytest.raises(ValueError, match=r"params do not match the optimizer's state "
+                                         r"\(the state of \['W2'\] has no parameter\)"):
         opt.update(smaller, {k: grad_seq[1][k] for k in smaller})
     other = clone(params)
     other["b1"] = np.zeros(7)
     grads = clone(grad_seq[1])
     grads["b1"] = np.zeros(7)
-    with pytest.raises(ValueError, match=r"params\['b1'\] \(position 1\) has shape \(7,\).*\(4,\)"):
+    with pytest.raises(ValueError, match=r"params\['b1'\] has shape \(7,\), but the optimizer's state for it has shape \(4,\)"):
         opt.update(other, grads)
     assert opt.t == 1
 
@@ -375,7 +376,7 @@ def test_state_dict_contents():
                                 "weight_decay": 0.1}
     assert set(d["state"]) == {"exp_avg", "exp_avg_sq"}
     assert d["state"]["exp_avg"][0] is not opt.state["exp_avg"][0]
-    assert SGD().state_dict() == {"type": "SGD", "step": 0, "state": {},
+    assert SGD().state_dict() == {"type": "SGD", "step": 0, "state": {}, "keys": None,
                                   "hyperparams": {"lr": 0.01, "momentum": 0.0,
                                                   "nesterov": False, "weight_decay": 0.0}}
 
@@ -398,7 +399,7 @@ def test_load_state_dict_refuses_inconsistent_data():
         Adam().load_state_dict(dict(good, state={"exp_avg": []}))
     with pytest.raises(ValueError, match="missing"):
         Adam().load_state_dict({"type": "Adam"})
-    with pytest.raises(ValueError, match="beta1 must be in"):
+    with pytest.raises(ValueError, match="beta1 must be a number in"):
         Adam().load_state_dict(dict(good, hyperparams=dict(good["hyperparams"], beta1=1.5)))
     with pytest.raises(ValueError, match="inconsistent: step 0"):
         Adam().load_state_dict(dict(good, step=0))
@@ -449,20 +450,20 @@ BAD = [
     (SGD, {"lr": float("nan")}, ValueError, "lr must be a positive number, got nan"),
     (SGD, {"lr": True}, TypeError, "lr must be a number, got bool True"),
     (SGD, {"lr": "0.1"}, TypeError, "lr must be a number, got str '0.1'"),
-    (SGD, {"momentum": 1.0}, ValueError, "momentum must be in [0, 1), got 1.0"),
-    (SGD, {"momentum": -0.5}, ValueError, "momentum must be in [0, 1), got -0.5"),
+    (SGD, {"momentum": 1.0}, ValueError, "momentum must be a number in [0, 1), got 1.0"),
+    (SGD, {"momentum": -0.5}, ValueError, "momentum must be a number in [0, 1), got -0.5"),
     (SGD, {"weight_decay": -1e-4}, ValueError, "weight_decay must be a non-negative number, "
                                                "got -0.0001"),
     (SGD, {"nesterov": True}, ValueError, "nesterov=True requires momentum > 0, got momentum=0.0"),
-    (SGD, {"nesterov": 1, "momentum": 0.9}, TypeError, "nesterov must be True or False, got 1"),
-    (Momentum, {"momentum": 1}, ValueError, "momentum must be in [0, 1), got 1"),
+    (SGD, {"nesterov": 1, "momentum": 0.9}, TypeError, "nesterov must be True or False, got int 1"),
+    (Momentum, {"momentum": 1}, ValueError, "momentum must be a number in [0, 1), got 1"),
     (Nesterov, {"momentum": 0}, ValueError, "requires momentum > 0, got momentum=0"),
     (AdaGrad, {"eps": 0}, ValueError, "eps must be a positive number, got 0"),
     (AdaGrad, {"lr": None}, TypeError, "lr must be a number, got NoneType None"),
-    (RMSprop, {"decay_rate": 1}, ValueError, "decay_rate must be in [0, 1), got 1"),
+    (RMSprop, {"decay_rate": 1}, ValueError, "decay_rate must be a number in [0, 1), got 1"),
     (RMSprop, {"eps": -1e-8}, ValueError, "eps must be a positive number, got -1e-08"),
-    (Adam, {"beta1": 1.0}, ValueError, "beta1 must be in [0, 1), got 1.0"),
-    (Adam, {"beta2": -0.1}, ValueError, "beta2 must be in [0, 1), got -0.1"),
+    (Adam, {"beta1": 1.0}, ValueError, "beta1 must be a number in [0, 1), got 1.0"),
+    (Adam, {"beta2": -0.1}, ValueError, "beta2 must be a number in [0, 1), got -0.1"),
     (Adam, {"beta1": (0.9, 0.999)}, TypeError, "beta1 must be a number, got tuple"),
     (Adam, {"weight_decay": -1}, ValueError, "weight_decay must be a non-negative number, got -1"),
     (AdamW, {"weight_decay": float("inf")}, ValueError,

@@ -72,9 +72,9 @@ def test_none_gives_fresh_noise():
     "kwargs, exc, message",
     [
         ({"n_per_class": 0}, ValueError, "n_per_class must be a positive integer, got 0"),
-        ({"n_per_class": 2.5}, ValueError, "n_per_class must be a positive integer, got 2.5"),
+        ({"n_per_class": 2.5}, TypeError, "n_per_class must be an integer, got float 2.5"),
         ({"n_classes": -1}, ValueError, "n_classes must be a positive integer, got -1"),
-        ({"n_classes": True}, ValueError, "n_classes must be a positive integer, got True"),
+        ({"n_classes": True}, TypeError, "n_classes must be an integer, got bool True"),
         ({"random_state": -1}, ValueError, r"random_state must be an int in \[0, 2\*\*32 - 1\]"),
         ({"random_state": 2**32}, ValueError, "got 4294967296"),
         ({"random_state": 1.5}, TypeError, "random_state must be None, an int or a numpy"),

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
+from .validation import InputTypeError, InputValueError
 
 __all__ = [
+    "register_model",
     "save_model",
     "load_model",
     "save_checkpoint",
@@ -31,14 +33,32 @@ __all__ = [
 FORMAT = "chainrule.model/1"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputValueError):
     """A model file that is missing, empty, truncated, garbage or for another model."""
 
 
-def _model_classes():
-    from .models import MultiLayerNet, TwoLayerNet
+_REGISTRY = {}
 
-    return {"TwoLayerNet": TwoLayerNet, "MultiLayerNet": MultiLayerNet}
+
+def register_model(cls):
+    """Let ``load_model`` rebuild models of ``cls`` (usable as a class decorator).
+
+    The class must follow the model protocol and keep its constructor arguments, as
+    plain JSON data, in ``config`` (so ``cls(**config)`` rebuilds the architecture).
+    chainrule's own models are registered already.
+    """
+    if not isinstance(cls, type):
+        raise InputTypeError(f"cls must be a class, got {type(cls).__name__}")
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def _model_classes():
+    from .models import MultiLayerNet, SimpleNet, TwoLayerNet
+
+    for cls in (TwoLayerNet, MultiLayerNet, SimpleNet):
+        _REGISTRY.setdefault(cls.__name__, cls)
+    return _REGISTRY
 
 
 def model_tensors(model):
@@ -52,10 +72,11 @@ def model_metadata(model):
     from . import __version__
 
     name = type(model).__name__
-    if name not in _model_classes() or not hasattr(model, "config"):
-        raise TypeError(
-            f"model must be a TwoLayerNet or MultiLayerNet to be saved with its architecture, "
-            f"got {name}; save its params with safetensors.numpy.save_file instead"
+    if _model_classes().get(name) is not type(model) or getattr(model, "config", None) is None:
+        raise InputTypeError(
+            f"model must be of a registered class with a config to be saved with its "
+            f"architecture, got {name}; see chainrule.checkpoint.register_model, or save "
+            "its params with safetensors.numpy.save_file"
         )
     return {"format": FORMAT, "class": name, "config": model.config,
             "dtype": np.dtype(model.dtype).name, "chainrule_version": __version__}
@@ -150,7 +171,7 @@ def load_model(path, *, expect=None):
         wanted = expect if isinstance(expect, str) else expect.__name__
         if wanted != cls.__name__:
             raise ModelFileError(f"{os.fspath(path)!r} holds a {cls.__name__}, expected {wanted}")
-    model = cls(**config, random_state=0)
+    model = cls(**config)
     expected = model_tensors(model)
     check_tensors(expected, tensors, os.fspath(path))
     targets = {**model.params, **model.buffers}
@@ -175,9 +196,9 @@ def _digest(tensors):
     return h.hexdigest()
 
 
-def _generator_state(obj):
-    rng = getattr(obj, "rng", None)
-    return None if rng is None else rng.bit_generator.state
+def _generator_state(model):
+    """The state of the model's own generator (dropout masks), or None."""
+    return None if model.rng is None else model.rng.bit_generator.state
 
 
 def save_checkpoint(trainer, path, extra=None):
@@ -204,7 +225,8 @@ def save_checkpoint(trainer, path, extra=None):
         "model": model_metadata(model),
         "model_rng_state": _generator_state(model),
         "optimizer": {"type": opt["type"], "hyperparams": opt["hyperparams"],
-                      "step": opt["step"], "slots": {s: len(a) for s, a in opt["state"].items()}},
+                      "step": opt["step"], "keys": opt["keys"],
+                      "slots": {s: len(a) for s, a in opt["state"].items()}},
         "trainer": trainer.state_dict(),
         "extra": extra,
         "sha256": _digest(tensors),
@@ -260,10 +282,10 @@ def restore_checkpoint(trainer, path):
     state = {slot: [tensors[f"optimizer/{slot}/{i}"] for i in range(n)]
              for slot, n in opt["slots"].items()}
     optimizer.load_state_dict({"type": opt["type"], "hyperparams": opt["hyperparams"],
-                               "step": opt["step"], "state": state})
+                               "step": opt["step"], "keys": opt.get("keys"), "state": state})
     for name, target in {**model.params, **model.buffers}.items():
         target[...] = model_arrays[name]
-    if meta["model_rng_state"] is not None and getattr(model, "rng", None) is not None:
+    if meta["model_rng_state"] is not None and model.rng is not None:
         model.rng.bit_generator.state = meta["model_rng_state"]
     trainer.load_state_dict(meta["trainer"])
     return meta.get("extra")

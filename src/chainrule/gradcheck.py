@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import protocol
 from .numerical import numerical_gradient
+from .protocol import Model
 from .rng import as_generator
+from .validation import InputValueError
 
 __all__ = ["gradient_check", "GradCheckReport", "GradCheckEntry"]
 
@@ -66,34 +69,18 @@ class GradCheckReport:
 
 
 def _is_model(target):
-    return hasattr(target, "layers") and hasattr(target, "last_layer")
+    return isinstance(target, Model)
 
 
 def _float64_copy(target):
-    """A deep copy whose parameters, gradients and running statistics are float64."""
-    target = copy.deepcopy(target)
-    layers = [*target.layers, target.last_layer] if _is_model(target) else [target]
-    for layer in layers:
-        for i, p in enumerate(layer.params):
-            if p.dtype != np.float64:
-                layer.params[i] = p.astype(np.float64)
-                layer.grads[i] = np.zeros_like(layer.params[i])
-        for stat in ("running_mean", "running_var"):
-            if hasattr(layer, stat):
-                setattr(layer, stat, getattr(layer, stat).astype(np.float64))
-        if hasattr(layer, "input_grad"):
-            layer.input_grad = True
+    """A float64 copy of the target that computes its input gradient too."""
     if _is_model(target):
-        target.collect_params()
+        target = target.astype(np.float64)
         target.input_grad = True
+        return target
+    target = protocol.layer_astype(copy.deepcopy(target), np.float64)
+    protocol.set_input_grad(target, True)
     return target
-
-
-def _freeze(target):
-    layers = target.layers if _is_model(target) else [target]
-    for layer in layers:
-        if hasattr(layer, "frozen"):
-            layer.frozen = True
 
 
 def _problem(target, inputs, t, rng):
@@ -103,21 +90,19 @@ def _problem(target, inputs, t, rng):
     place); backprop() returns the analytic gradient of each named array.
     """
     if _is_model(target):
-        x = inputs[0]
-        t = target._t(t, x.shape[0])
+        x, t = target.validate(inputs[0], t)
 
         def f():
             return target.forward_checked(x, t)
 
         def backprop():
-            target.forward(x, t)
+            target.forward_checked(x, t)
             return [target.backward(), *target.grads.values()]
 
         return f, backprop, [("x", x), *target.params.items()]
 
     names = [f"x{i}" for i in range(len(inputs))] if len(inputs) > 1 else ["x"]
-    pnames = list(getattr(target, "param_names", ()) or ())
-    pnames += [f"param{i}" for i in range(len(pnames), len(target.params))]
+    pnames = protocol.param_names(target)
     arrays = [*zip(names, inputs, strict=True), *zip(pnames, target.params, strict=False)]
     if t is not None:  # a loss layer: the scalar is its output
 
@@ -208,9 +193,9 @@ def gradient_check(target, x, t=None, *, mode="auto", rtol=1e-6, atol=1e-9, h=1e
     the check runs on a float64 copy, so the target itself never changes.
     """
     if mode not in ("auto", "exact", "directional"):
-        raise ValueError(f"mode must be 'auto', 'exact' or 'directional', got {mode!r}")
+        raise InputValueError(f"mode must be 'auto', 'exact' or 'directional', got {mode!r}")
     if not (rtol > 0 and atol >= 0 and h > 0):
-        raise ValueError(f"rtol and h must be positive and atol non-negative, got "
+        raise InputValueError(f"rtol and h must be positive and atol non-negative, got "
                          f"rtol={rtol!r}, atol={atol!r}, h={h!r}")
     rng = as_generator(random_state)
     target = _float64_copy(target)
@@ -218,7 +203,11 @@ def gradient_check(target, x, t=None, *, mode="auto", rtol=1e-6, atol=1e-9, h=1e
     inputs = [np.array(xi, dtype=np.float64) for xi in raw]
     f, backprop, arrays = _problem(target, inputs, t, rng)
     grads = backprop()  # the first training forward draws the dropout masks ...
-    _freeze(target)  # ... which every later evaluation reuses
+    with target.held() if _is_model(target) else protocol.held(target):  # ... then held
+        return _compare(f, arrays, grads, mode, rtol, atol, h, directions, exact_limit, rng)
+
+
+def _compare(f, arrays, grads, mode, rtol, atol, h, directions, exact_limit, rng):
     total = sum(a.size for _, a in arrays)
     exact = mode == "exact" or (mode == "auto" and total <= exact_limit)
     floor = atol / rtol

@@ -6,17 +6,24 @@ needs; ``backward(dout)`` returns dL/dx and writes parameter gradients in place
 (``grads[i][...] = ...``), so a model can gather the arrays once. ``backward`` never
 mutates ``dout`` or a cached input. Loss layers take ``forward(x, t)`` and
 ``backward(dout=1)``; layers that differ between training and inference take
-``forward(x, train_flg=True)``. ``param_names`` gives the book's names of the
-parameters (``W``/``b``, ``gamma``/``beta``), which models number by layer.
+``forward(x, train_flg=True)`` and declare ``takes_train_flag = True``.
+``param_names`` gives the book's names of the parameters (``W``/``b``,
+``gamma``/``beta``), which models number by layer; ``decay`` names those weight decay
+applies to; ``buffer_names`` the non-trained state saved with the model. The full
+protocol, with its defaults, is in ``chainrule.protocol``.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from .functions import sigmoid, softmax
 from .nodes import MatMul
+from .protocol import Layer
 from .rng import as_generator
+from .validation import check_number
 
 __all__ = [
     "Affine",
@@ -31,19 +38,7 @@ __all__ = [
     "BatchNormalization",
 ]
 
-class _Layer:
-    """Defaults of the protocol: no parameters, the same in training and inference."""
-
-    param_names = ()
-
-    def __init__(self):
-        self.params, self.grads = [], []
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
-
-class Affine(_Layer):
+class Affine(Layer):
     """y = x @ W + b: (N, D) @ (D, H) + (H,) -> (N, H).
 
     Backward: dx = dy @ W.T, dW = x.T @ dy, db = sum_n dy_n (the bias was repeated over
@@ -54,6 +49,7 @@ class Affine(_Layer):
     """
 
     param_names = ("W", "b")
+    decay = ("W",)
 
     def __init__(self, W, b):
         self.params = [W, b]
@@ -64,6 +60,11 @@ class Affine(_Layer):
 
     def __repr__(self):
         return f"Affine({self.params[0].shape[0]}, {self.params[0].shape[1]})"
+
+    @property
+    def input_shape(self):
+        """The shape of one input sample: (D,) for W of shape (D, H)."""
+        return (self.params[0].shape[0],)
 
     def forward(self, x):
         W, b = self.params
@@ -82,7 +83,7 @@ class Affine(_Layer):
         return (dout @ W.T).reshape(self.x_shape)
 
 
-class Sigmoid(_Layer):
+class Sigmoid(Layer):
     """y = 1 / (1 + exp(-x)).   Backward: dx = dy * y * (1 - y), from the output alone."""
 
     def forward(self, x):
@@ -93,7 +94,7 @@ class Sigmoid(_Layer):
         return dout * (1.0 - self.out) * self.out
 
 
-class Relu(_Layer):
+class Relu(Layer):
     """y = max(0, x).   Backward: dx = dy * [x > 0] (0 at x = 0, as in PyTorch)."""
 
     def forward(self, x):
@@ -104,7 +105,7 @@ class Relu(_Layer):
         return np.multiply(dout, self.positive)
 
 
-class Tanh(_Layer):
+class Tanh(Layer):
     """y = tanh(x).   Backward: dx = dy * (1 - y**2)."""
 
     def forward(self, x):
@@ -115,7 +116,7 @@ class Tanh(_Layer):
         return dout * (1.0 - self.out**2)
 
 
-class Softmax(_Layer):
+class Softmax(Layer):
     """y = softmax(x) over the last axis.   Backward: dx = y * (dy - sum_k dy_k y_k).
 
     The Jacobian of softmax is diag(y) - y y^T; applied to dy it gives the rule above.
@@ -136,7 +137,7 @@ def _is_label_vector(t, x):
     return t.ndim == x.ndim - 1
 
 
-class SoftmaxWithLoss(_Layer):
+class SoftmaxWithLoss(Layer):
     """L = -(1/N) sum_n sum_k t_nk log softmax(x)_nk, from logits x: (N, C).
 
     ``t`` is integer labels (N,), one-hot rows (N, C) or probability rows (N, C); soft
@@ -179,7 +180,7 @@ class SoftmaxWithLoss(_Layer):
         return softmax(x)
 
 
-class SigmoidWithLoss(_Layer):
+class SigmoidWithLoss(Layer):
     """L = (1/N) sum [softplus(x) - t x] = binary cross entropy of sigmoid(x) against t.
 
     Shapes: ``x`` (N,) or (N, K) logits; ``t`` the same shape, labels 0/1 or
@@ -202,7 +203,7 @@ class SigmoidWithLoss(_Layer):
         return sigmoid(x)
 
 
-class Dropout(_Layer):
+class Dropout(Layer):
     """Inverted dropout: y = x * m / (1 - p) in training, y = x in inference.
 
     ``m`` is a fresh 0/1 mask with P(m = 0) = ``dropout_ratio`` drawn from
@@ -214,13 +215,12 @@ class Dropout(_Layer):
     evaluation sees the same network).
     """
 
+    takes_train_flag = True
+
     def __init__(self, dropout_ratio=0.5, random_state=None):
         super().__init__()
-        if isinstance(dropout_ratio, bool) or not isinstance(
-            dropout_ratio, (int, float, np.floating)
-        ) or not 0 <= dropout_ratio < 1:
-            raise ValueError(f"dropout_ratio must be a number in [0, 1), got {dropout_ratio!r}")
-        self.dropout_ratio = float(dropout_ratio)
+        self.dropout_ratio = check_number(dropout_ratio, "dropout_ratio", low=0, high=1,
+                                          high_open=True)
         self.rng = as_generator(random_state)
         self.frozen = False
         self.scale = None
@@ -239,8 +239,17 @@ class Dropout(_Layer):
     def backward(self, dout):
         return dout * self.scale
 
+    @contextlib.contextmanager
+    def held(self):
+        """While inside, every training forward reuses the last mask (``frozen``)."""
+        self.frozen = True
+        try:
+            yield self
+        finally:
+            self.frozen = False
 
-class BatchNormalization(_Layer):
+
+class BatchNormalization(Layer):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta, per feature over the batch.
 
     Shapes: ``x`` (N, D) or (N, d1, d2, ...) flattened to (N, D); ``gamma``, ``beta``
@@ -255,12 +264,13 @@ class BatchNormalization(_Layer):
     """
 
     param_names = ("gamma", "beta")
+    decay = ()
+    buffer_names = ("running_mean", "running_var")
+    takes_train_flag = True
 
     def __init__(self, gamma, beta, momentum=0.9, eps=1e-5, running_mean=None, running_var=None):
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+        momentum = check_number(momentum, "momentum", low=0, high=1)
+        eps = check_number(eps, "eps", low=0, low_open=True)
         self.params = [gamma, beta]
         self.grads = [np.zeros_like(gamma), np.zeros_like(beta)]
         self.momentum = momentum

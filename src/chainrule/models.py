@@ -11,8 +11,10 @@ import numpy as np
 
 from .functions import cross_entropy_error, softmax
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
-from .network import Sequential
+from .network import ParamDict, Sequential
+from .protocol import Model
 from .rng import as_generator
+from .validation import InputTypeError, InputValueError, check_float_dtype, check_number
 
 __all__ = ["SimpleNet", "TwoLayerNet", "MultiLayerNet", "Sequential", "init_scale"]
 
@@ -21,24 +23,12 @@ ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh}
 
 def _activation(name):
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+        raise InputValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
 
 
-def _float_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be a NumPy float dtype, got {dtype!r}") from None
-    if dtype.kind != "f":
-        raise TypeError(f"dtype must be a float dtype such as float64 or float32, got {dtype}")
-    return dtype
-
-
 def _size(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return check_number(value, name, integer=True, low=1)
 
 
 def init_scale(weight_init_std, n_in):
@@ -57,7 +47,7 @@ def init_scale(weight_init_std, n_in):
         weight_init_std, bool
     ) and weight_init_std > 0:
         return float(weight_init_std)
-    raise ValueError(
+    raise InputValueError(
         "weight_init_std must be a positive number or one of 'relu', 'he', 'sigmoid', "
         f"'xavier', got {weight_init_std!r}"
     )
@@ -89,7 +79,7 @@ class TwoLayerNet(Sequential):
                  weight_decay_lambda=0):
         sizes = [_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
                  _size(output_size, "output_size")]
-        dtype = _float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         init_scale(weight_init_std, 1)  # validate before drawing anything
         act = _activation(activation)
         self.rng = as_generator(random_state)
@@ -124,12 +114,12 @@ class MultiLayerNet(Sequential):
                  weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
                  dropout_ratio=0.5, use_batchnorm=False, dtype=np.float64, random_state=None):
         if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
-            raise TypeError(
+            raise InputTypeError(
                 f"hidden_size_list must be a list of positive integers, got {hidden_size_list!r}"
             )
         hidden = [_size(h, "hidden_size_list entries") for h in hidden_size_list]
         sizes = [_size(input_size, "input_size"), *hidden, _size(output_size, "output_size")]
-        dtype = _float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         init_scale(weight_init_std, 1)
         act = _activation(activation)
         self.rng = as_generator(random_state)
@@ -164,7 +154,7 @@ class MultiLayerNet(Sequential):
                 f"activation={c['activation']!r}{extras}, dtype={c['dtype']})")
 
 
-class SimpleNet:
+class SimpleNet(Model):
     """The seeds' one-layer net: scores = x @ W with W of shape (2, 3), no bias.
 
     ``loss(x, t) = cross_entropy_error(softmax(x @ W), t)``, with the book's ``+1e-7``
@@ -176,18 +166,30 @@ class SimpleNet:
     ``scores`` is the same thing under the name the other models use, and
     ``predict_proba`` gives the class probabilities.
 
+    It follows the model protocol (``params``/``grads`` hold ``W``; ``forward`` and
+    ``backward``), so the Trainer, ``gradient_check`` and ``save_model`` take it too.
+    Backward of the +1e-7 loss, with y = softmax(s) and N rows:
+    dL/dy = -t / (y + 1e-7) / N, ds = y * (dL/dy - sum_k dL/dy_k y_k), dW = x.T @ ds.
+
     ``W`` is drawn from the standard normal with ``random_state`` (the seeds call
     ``np.random.randn(2, 3)``, which uses NumPy's global generator and so cannot be
     reproduced); pass ``W=`` to start from a known matrix.
     """
 
+    input_shape = (2,)
+    output_size = 3
+
     def __init__(self, W=None, *, random_state=None, dtype=np.float64):
+        dtype = check_float_dtype(dtype)
         if W is None:
             W = as_generator(random_state).standard_normal((2, 3))
         W = np.array(W, dtype=dtype)  # a copy: the caller's matrix is never changed
         if W.shape != (2, 3):
-            raise ValueError(f"W must have shape (2, 3), got {W.shape}")
+            raise InputValueError(f"W must have shape (2, 3), got {W.shape}")
         self.W = W
+        self.params = ParamDict(W=self.W)
+        self.grads = ParamDict(W=np.zeros_like(self.W))
+        self.config = {"dtype": dtype.name}
 
     def __repr__(self):
         return f"SimpleNet(W.shape={self.W.shape}, dtype={self.W.dtype})"
@@ -195,12 +197,13 @@ class SimpleNet:
     def _check_x(self, x):
         x = np.asarray(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.W.shape[0]:
-            raise ValueError(
-                f"x must have shape ({self.W.shape[0]},) or (N, {self.W.shape[0]}), got {x.shape}"
+            raise InputValueError(
+                f"x must have shape ({self.W.shape[0]},) or (N, {self.W.shape[0]}), "
+                f"got {x.shape}"
             )
         return x
 
-    def scores(self, x):
+    def scores(self, x, train_flg=False):
         """s = x @ W: ``(2,)`` -> ``(3,)`` or ``(N, 2)`` -> ``(N, 3)``."""
         return np.dot(self._check_x(x), self.W)
 
@@ -210,6 +213,30 @@ class SimpleNet:
         """y = softmax(x @ W), class probabilities over the last axis."""
         return softmax(self.scores(x))
 
-    def loss(self, x, t):
+    def forward(self, x, t, train_flg=True):
         """L = cross_entropy_error(softmax(x @ W), t), the book's +1e-7 form."""
-        return cross_entropy_error(self.predict_proba(x), t)
+        x = self._check_x(x)
+        self.x, self.t = x, np.asarray(t)
+        self.last_output = np.dot(x, self.W)
+        self.y = softmax(self.last_output)
+        return float(cross_entropy_error(self.y, t))
+
+    def loss(self, x, t, train_flg=False):
+        """L = cross_entropy_error(softmax(x @ W), t), the book's +1e-7 form."""
+        return self.forward(x, t, train_flg)
+
+    def backward(self, dout=1):
+        """dW of the last ``forward``'s loss, into ``grads['W']``; returns dL/dx."""
+        y = self.y.reshape(-1, 3)
+        x = self.x.reshape(-1, 2)
+        t = self.t.reshape(-1) if self.t.ndim <= (self.y.ndim - 1) else self.t.reshape(-1, 3)
+        if t.ndim == 1:  # labels -> one-hot rows
+            t = np.eye(3, dtype=y.dtype)[t.astype(np.intp)]
+        dy = -t / (y + 1e-7) / y.shape[0] * dout
+        ds = y * (dy - np.sum(dy * y, axis=1, keepdims=True))
+        self.grads["W"][...] = x.T @ ds
+        return (ds @ self.W.T).reshape(self.x.shape)
+
+    def astype(self, dtype):
+        """A copy of the network with W in ``dtype``."""
+        return SimpleNet(self.W, dtype=dtype)

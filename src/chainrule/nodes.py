@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import InputValueError
+
 __all__ = ["Add", "Mul", "Branch", "Repeat", "Sum", "MatMul"]
 
 
@@ -58,7 +60,7 @@ class Branch:
 
     def __init__(self, n=2):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+            raise InputValueError(f"n must be a positive integer, got {n!r}")
         self.params, self.grads = [], []
         self.n = n
 
@@ -67,7 +69,7 @@ class Branch:
 
     def backward(self, douts):
         if len(douts) != self.n:
-            raise ValueError(f"douts must hold {self.n} gradients, got {len(douts)}")
+            raise InputValueError(f"douts must hold {self.n} gradients, got {len(douts)}")
         return sum(douts[1:], start=douts[0].copy())
 
 
@@ -80,7 +82,7 @@ class Repeat:
 
     def __init__(self, n):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+            raise InputValueError(f"n must be a positive integer, got {n!r}")
         self.params, self.grads = [], []
         self.n = n
 
@@ -121,6 +123,11 @@ class MatMul:
         self.params = [W]
         self.grads = [np.zeros_like(W)]
         self.x = None
+
+    @property
+    def input_shape(self):
+        """The shape of one input sample: (D,) for W of shape (D, H)."""
+        return (self.params[0].shape[0],)
 
     def forward(self, x):
         (W,) = self.params

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from .validation import InputTypeError, InputValueError
+
 __all__ = [
     "numerical_diff",
     "numerical_gradient",
@@ -38,7 +40,7 @@ def numerical_diff(f, x, h=1e-4):
 
 def _check_step(h):
     if not isinstance(h, (int, float, np.floating)) or isinstance(h, bool) or not h > 0:
-        raise ValueError(f"h must be a positive number, got {h!r}")
+        raise InputValueError(f"h must be a positive number, got {h!r}")
 
 
 def numerical_gradient(f, x, h=1e-4):
@@ -59,17 +61,18 @@ def numerical_gradient(f, x, h=1e-4):
     """
     _check_step(h)
     if not isinstance(x, np.ndarray):
-        raise TypeError(
+        raise InputTypeError(
             f"x must be a NumPy float array (it is perturbed in place), got {type(x).__name__}; "
             "use np.asarray(x, dtype=np.float64)"
         )
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(
+        raise InputTypeError(
             f"x must be a float array, got dtype {x.dtype}: with an integer array x + h is "
             "truncated back to x and the gradient is wrong; use x.astype(np.float64)"
         )
     if not x.flags.writeable:
-        raise ValueError("x must be writeable (it is perturbed in place), got a read-only array")
+        raise InputValueError("x must be writeable (it is perturbed in place), "
+                              "got a read-only array")
     if x.dtype == np.float32 or x.dtype == np.float16:
         warnings.warn(
             f"numerical_gradient on {x.dtype}: with h = {h:g} the perturbed value x + h is "
@@ -95,12 +98,12 @@ def numerical_gradient(f, x, h=1e-4):
 def _descend(f, init_x, lr, step_num, history, sign, name):
     """Shared loop of gradient descent (sign = -1) and ascent (sign = +1)."""
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+        raise InputValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
-        raise ValueError(f"step_num must be a non-negative integer, got {step_num!r}")
+        raise InputValueError(f"step_num must be a non-negative integer, got {step_num!r}")
     x = np.array(init_x, dtype=np.float64)  # a copy: the caller's init_x is never touched
     if x.ndim == 0 or x.size == 0:
-        raise ValueError(f"init_x must be a non-empty array of coordinates, got {init_x!r}")
+        raise InputValueError(f"init_x must be a non-empty array of coordinates, got {init_x!r}")
     start = x.copy()
     path = [start] if history else None
     f0 = float(f(x.copy()))

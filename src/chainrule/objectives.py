@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .validation import InputValueError
+
 __all__ = ["Objective", "OBJECTIVES", "get_objective"]
 
 
@@ -86,6 +88,6 @@ def get_objective(name):
     try:
         return OBJECTIVES[name]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise InputValueError(
             f"function must be one of {', '.join(OBJECTIVES)}; got {name!r}"
         ) from None

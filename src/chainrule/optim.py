@@ -5,8 +5,15 @@ mappings name -> array (book 1, a model's ``ParamDict`` included; ``grads`` is l
 by the keys of ``params``, in their order) or aligned lists (book 2). The arrays in
 ``params`` are changed in place and never rebound, so the layers keep seeing them.
 
-State (momentum buffers, moments) is keyed by position in that order and made lazily on
-the first update, zeros of each parameter's shape and dtype; ``t`` counts the updates.
+State (momentum buffers, moments) is made lazily on the first update, zeros of each
+parameter's shape and dtype, and belongs to the parameter's name (``keys``; positions
+for book 2's lists): a restored state is matched by name, and names or shapes that do
+not match are refused. ``t`` counts the updates.
+
+Weight decay is the optimizer's alone (``weight_decay``, L2 folded into the gradient as
+torch.optim does, or decoupled in ``AdamW``). It applies to every parameter except the
+names a model lists in ``params.no_decay`` (biases and normalisation parameters, the
+common practice); plain dicts and lists are decayed whole.
 ``lr`` is a plain attribute that a Trainer or a schedule may change between updates.
 ``state_dict()`` is plain data (numbers, bools, strings, lists of arrays) and
 ``load_state_dict`` restores it, so a resumed run continues bit for bit.
@@ -28,6 +35,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .validation import InputTypeError, InputValueError, check_bool, check_number
+
 __all__ = [
     "Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
     "OPTIMIZERS", "get_optimizer",
@@ -35,24 +44,17 @@ __all__ = [
 
 
 _RULES = {
-    "positive": (lambda x: x > 0, "a positive number"),
-    "non-negative": (lambda x: x >= 0, "a non-negative number"),
-    "fraction": (lambda x: 0 <= x < 1, "in [0, 1)"),
+    "positive": {"low": 0, "low_open": True},
+    "non-negative": {"low": 0},
+    "fraction": {"low": 0, "high": 1, "high_open": True},
 }
 
 
 def _hyperparam(value, name, rule):
-    """``value`` as a float obeying ``rule``; bools and non-numbers raise TypeError."""
+    """``value`` as a float obeying ``rule`` (or a bool); see ``chainrule.validation``."""
     if rule == "bool":
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {value!r}")
-        return bool(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    ok, what = _RULES[rule]
-    if not (math.isfinite(value) and ok(value)):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return float(value)
+        return check_bool(value, name)
+    return check_number(value, name, **_RULES[rule])
 
 
 def _label(keys, i):
@@ -76,9 +78,10 @@ class Optimizer:
     Subclasses set ``_hyper`` (hyperparameter name -> rule), ``_slots`` (names of the
     state arrays) and ``_n_tmp`` (scratch arrays per parameter), and implement
     ``_apply(ps, gs)`` on lists of arrays already checked, after ``t`` was incremented.
+    ``self._decay[i]`` says whether weight decay applies to parameter i.
     """
 
-    _hyper = {"lr": "positive"}
+    _hyper = {"lr": "positive", "weight_decay": "non-negative"}
     _slots = ()
     _n_tmp = 1
 
@@ -86,8 +89,10 @@ class Optimizer:
         self.__dict__.update(self._validate(hyperparams))
         self.t = 0  # updates done: t in the formulas
         self.state = {slot: [] for slot in self._slots}
+        self.keys = None  # the parameter names of the state's positions, or None
         self._shapes = None  # shapes by position, fixed by the first update or a load
         self._tmp = None  # scratch arrays [kind][position], made on the first update
+        self._ids = None  # identities of the arrays the scratch was made for
 
     def __repr__(self):
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
@@ -111,64 +116,109 @@ class Optimizer:
     def _align(params, grads):
         """Lists of parameter and gradient arrays in params' order, and params' keys."""
         keys = None
-        grads_map = isinstance(grads, dict) or isinstance(grads, Mapping)
-        if isinstance(params, dict) or isinstance(params, Mapping):
+        grads_map = isinstance(grads, Mapping)
+        if isinstance(params, Mapping):
             keys, ps = list(params), list(params.values())
             if grads_map:
                 gs = [grads.get(key) for key in keys]  # .get skips ParamDict's int lookup
                 if len(grads) != len(keys) or any(g is None for g in gs):
                     missing = [key for key in keys if key not in grads]
                     extra = [key for key in grads if key not in params]
-                    raise ValueError(f"grads must have the same keys as params; "
-                                     f"missing {missing}, extra {extra}")
+                    raise InputValueError(f"grads must have the same keys as params; "
+                                          f"missing {missing}, extra {extra}")
             else:
                 gs = list(grads)
         else:
             ps = list(params)
             gs = list(grads.values()) if grads_map else list(grads)
         if len(gs) != len(ps):
-            raise ValueError(f"grads must hold one array per parameter: params has "
-                             f"{len(ps)}, grads has {len(gs)}")
+            raise InputValueError(f"grads must hold one array per parameter: params has "
+                                  f"{len(ps)}, grads has {len(gs)}")
         return ps, [g if isinstance(g, np.ndarray) else np.asarray(g) for g in gs], keys
 
-    def _prepare(self, ps, keys):
-        """Check the parameters, make (or adopt a loaded) state, allocate scratch arrays."""
+    def _prepare(self, params, ps, keys):
+        """Check the parameters, make (or match a loaded) state, allocate scratch arrays.
+
+        A state made or loaded for named parameters is matched by name, so parameters
+        that come in another order keep their own state; names or shapes that do not
+        match are refused. Optimizers without state adapt to any parameters.
+        """
         for i, p in enumerate(ps):
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or not p.flags.writeable:
                 what = f"dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
-                raise TypeError(f"{_label(keys, i)} must be a writeable float NumPy array "
-                                f"(it is updated in place), got {what}")
-        if self._shapes is None:
-            self._shapes = [p.shape for p in ps]
+                raise InputTypeError(f"{_label(keys, i)} must be a writeable float NumPy "
+                                     f"array (it is updated in place), got {what}")
+        has_state = any(self.state.get(slot) for slot in self._slots)
+        if not has_state:
             self.state = {s: [np.zeros(p.shape, p.dtype) for p in ps] for s in self._slots}
-        self._check(ps, ps, keys)
+            self.keys = None if keys is None else list(keys)
+        elif self.keys is not None and keys is not None:
+            self._match_names(ps, keys)
+        else:
+            self._match_positions(ps, keys)
+        self._shapes = [p.shape for p in ps]
         for slot, arrays in self.state.items():  # a loaded state takes the params' dtype
             self.state[slot] = [a.astype(p.dtype, copy=False)
                                 for a, p in zip(arrays, ps, strict=True)]
+        no_decay = getattr(params, "no_decay", frozenset()) if keys is not None else ()
+        self._decay = [keys is None or key not in no_decay for key in (keys or ps)]
         self._tmp = [[np.empty(p.shape, p.dtype) for p in ps] for _ in range(self._n_tmp)]
         self._mask = [np.empty(p.shape, bool) for p in ps]
         self._tiny = [np.finfo(p.dtype).tiny if p.dtype in (np.float32, np.float64) else None
                       for p in ps]
+        self._ids = [id(p) for p in ps]
 
-    def _check(self, ps, gs, keys):
-        shapes = self._shapes
-        if len(ps) != len(shapes):
-            raise ValueError(f"params has {len(ps)} arrays, but the optimizer's state was "
-                             f"made for {len(shapes)}; use a new optimizer for a new model")
-        for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
-            if not isinstance(p, np.ndarray) or p.shape != shapes[i]:
-                raise ValueError(f"{_label(keys, i)} has shape {np.shape(p)}, but "
-                                 f"the optimizer's state was made for shape {shapes[i]}")
-            if g.shape != shapes[i]:
-                raise ValueError(f"the gradient of {_label(keys, i)} has shape "
-                                 f"{g.shape}, but the parameter has shape {shapes[i]}")
+    def _match_names(self, ps, keys):
+        """Reorder a named state to ``keys``; refuse other names or shapes."""
+        missing = [k for k in keys if k not in self.keys]
+        extra = [k for k in self.keys if k not in keys]
+        if missing or extra:
+            what = [f"params {missing} have no state"] if missing else []
+            what += [f"the state of {extra} has no parameter"] if extra else []
+            raise InputValueError(
+                f"params do not match the optimizer's state ({'; '.join(what)}); use a new "
+                "optimizer for a new model"
+            )
+        where = {k: i for i, k in enumerate(self.keys)}
+        for key, p in zip(keys, ps, strict=True):
+            shape = self.state[self._slots[0]][where[key]].shape
+            if p.shape != shape:
+                raise InputValueError(f"params[{key!r}] has shape {p.shape}, but the "
+                                      f"optimizer's state for it has shape {shape}")
+        self.state = {s: [arrays[where[k]] for k in keys] for s, arrays in self.state.items()}
+        self.keys = list(keys)
+
+    def _match_positions(self, ps, keys):
+        n = len(next(iter(self.state.values())))
+        if len(ps) != n:
+            raise InputValueError(f"params has {len(ps)} arrays, but the optimizer's state "
+                                  f"was made for {n}; use a new optimizer for a new model")
+        for i, p in enumerate(ps):
+            shape = self.state[self._slots[0]][i].shape
+            if p.shape != shape:
+                raise InputValueError(f"{_label(keys, i)} has shape {p.shape}, but the "
+                                      f"optimizer's state was made for shape {shape}")
+        if keys is not None:
+            self.keys = list(keys)
+
+    def _check(self, gs, keys):
+        for i, (g, shape) in enumerate(zip(gs, self._shapes, strict=True)):
+            if g.shape != shape:
+                raise InputValueError(f"the gradient of {_label(keys, i)} has shape "
+                                      f"{g.shape}, but the parameter has shape {shape}")
 
     def update(self, params, grads):
-        """One step: every array in ``params`` moves in place using its gradient."""
+        """One step: every array in ``params`` moves in place using its gradient.
+
+        Weight decay applies to every parameter except the names in
+        ``params.no_decay`` (a model's ``params`` lists its biases and normalisation
+        parameters there); plain dicts and lists are decayed whole, as in torch.
+        """
         ps, gs, keys = self._align(params, grads)
-        if self._tmp is None:
-            self._prepare(ps, keys)
-        self._check(ps, gs, keys)
+        if self._ids is None or len(ps) != len(self._ids) or any(
+                id(p) != i for p, i in zip(ps, self._ids, strict=True)):
+            self._prepare(params, ps, keys)
+        self._check(gs, keys)
         self.t += 1
         self._apply(ps, gs)
 
@@ -178,54 +228,73 @@ class Optimizer:
     # ---- saving and restoring -----------------------------------------------------
 
     def state_dict(self):
-        """{"type", "hyperparams", "step", "state": {slot: [arrays by position]}}, copied."""
+        """{"type", "hyperparams", "step", "keys", "state": {slot: [arrays]}}, copied.
+
+        ``keys`` names the parameter of each position (None for book 2's lists), so a
+        restored state is matched to parameters by name.
+        """
         hp = {name: getattr(self, name) for name in self._hyper}
         hp = {k: v if isinstance(v, bool) else float(v) for k, v in hp.items()}
         state = {slot: [a.copy() for a in self.state.get(slot, [])] for slot in self._slots}
+        keys = None if self.keys is None or not any(state.values()) else list(self.keys)
         return {"type": type(self).__name__, "hyperparams": hp, "step": int(self.t),
-                "state": state}
+                "keys": keys, "state": state}
 
     def load_state_dict(self, state_dict):
-        """Restore what ``state_dict`` returned (arrays copied); checks all of it first."""
+        """Restore what ``state_dict`` returned (arrays copied); checks all of it first.
+
+        Without ``keys`` (or with None) the state is matched to parameters by position.
+        """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+            raise InputTypeError(f"state_dict must be a mapping, got "
+                                 f"{type(state_dict).__name__}")
         missing = {"type", "hyperparams", "step", "state"} - set(state_dict)
         if missing:
-            raise ValueError(f"state_dict is missing {sorted(missing)}")
+            raise InputValueError(f"state_dict is missing {sorted(missing)}")
         kind, hp, step, state = (state_dict[k] for k in ("type", "hyperparams", "step", "state"))
         if kind != type(self).__name__:
-            raise ValueError(f"state_dict is for {kind}, not {type(self).__name__}")
+            raise InputValueError(f"state_dict is for {kind}, not {type(self).__name__}")
         if not isinstance(hp, Mapping) or set(hp) != set(self._hyper):
             got = sorted(hp) if isinstance(hp, Mapping) else type(hp).__name__
-            raise ValueError(f"{kind} hyperparams must be {sorted(self._hyper)}, got {got}")
+            raise InputValueError(f"{kind} hyperparams must be {sorted(self._hyper)}, "
+                                  f"got {got}")
         hp = self._validate(hp)
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+            raise InputValueError(f"step must be a non-negative integer, got {step!r}")
         slots = self._slots_for(hp)
         if not isinstance(state, Mapping) or set(state) != set(slots):
             got = sorted(state) if isinstance(state, Mapping) else type(state).__name__
-            raise ValueError(f"{kind} state must have slots {sorted(slots)}, got {got}")
+            raise InputValueError(f"{kind} state must have slots {sorted(slots)}, got {got}")
         arrays = {slot: [np.array(a, copy=True) for a in state[slot]] for slot in slots}
         shapes = _state_shapes(arrays, step)
+        keys = state_dict.get("keys")
+        if keys is not None:
+            n = len(shapes or ())
+            if (not isinstance(keys, (list, tuple)) or len(keys) != n
+                    or not all(isinstance(k, str) for k in keys) or len(set(keys)) != n):
+                raise InputValueError(f"keys must be {n} distinct parameter names, got "
+                                      f"{keys!r}")
+            keys = list(keys)
         self.__dict__.update(hp)
         self.t, self.state, self._shapes, self._tmp = int(step), arrays, shapes, None
+        self.keys, self._ids = keys, None
 
 
 def _state_shapes(arrays, step):
     """The shapes by position shared by every slot, or None when there are no arrays."""
     counts = {slot: len(items) for slot, items in arrays.items()}
     if len(set(counts.values())) > 1:
-        raise ValueError(f"state slots must hold the same number of arrays, got {counts}")
+        raise InputValueError(f"state slots must hold the same number of arrays, got {counts}")
     n = next(iter(counts.values()), 0)
     if not counts or (n == 0 and step == 0):
         return None
     if n == 0 or step == 0:
-        raise ValueError(f"state is inconsistent: step {step} with {n} arrays per slot")
+        raise InputValueError(f"state is inconsistent: step {step} with {n} arrays per slot")
     shapes = [np.shape(a) for a in next(iter(arrays.values()))]
     for slot, items in arrays.items():
         got = [a.shape for a in items]
         if got != shapes or any(a.dtype.kind != "f" for a in items):
-            raise ValueError(f"state slot {slot!r} must hold float arrays of shapes "
+            raise InputValueError(f"state slot {slot!r} must hold float arrays of shapes "
                              f"{shapes}, got {got} ({', '.join(str(a.dtype) for a in items)})")
     return shapes
 
@@ -254,7 +323,7 @@ class SGD(Optimizer):
     def _validate(cls, hp):
         out = super()._validate(hp)
         if out["nesterov"] and out["momentum"] == 0:
-            raise ValueError(f"nesterov=True requires momentum > 0, "
+            raise InputValueError(f"nesterov=True requires momentum > 0, "
                              f"got momentum={hp['momentum']!r}")
         return out
 
@@ -271,9 +340,10 @@ class SGD(Optimizer):
         return 2 if self.nesterov else 1
 
     def _apply(self, ps, gs):
-        lr, mu, wd, first = float(self.lr), self.momentum, self.weight_decay, self.t == 1
+        lr, mu, first = float(self.lr), self.momentum, self.t == 1
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             tmp = self._tmp[0][i]
+            wd = self.weight_decay if self._decay[i] else 0.0
             if wd:
                 np.multiply(p, wd, out=tmp)
                 g = np.add(g, tmp, out=tmp)
@@ -299,8 +369,8 @@ class Momentum(SGD):
     p += v, which is v = -lr b: the same trajectory while lr stays constant.
     """
 
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__(lr=lr, momentum=momentum)
+    def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0):
+        super().__init__(lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 class Nesterov(SGD):
@@ -312,32 +382,42 @@ class Nesterov(SGD):
     its trajectory differs from this one (and torch's) by mu^2 (v_new - v_old) a step.
     """
 
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__(lr=lr, momentum=momentum, nesterov=True)
+    def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0):
+        super().__init__(lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
 
 
 class AdaGrad(Optimizer):
-    """AdaGrad: s <- s + g^2; p <- p - lr g / (sqrt(s) + eps).
+    """AdaGrad: g <- g + wd p; s <- s + g^2; p <- p - lr g / (sqrt(s) + eps).
 
-    torch.optim.Adagrad with lr_decay = 0, initial_accumulator_value = 0 and no weight
-    decay. Book 1's AdaGrad is the same with eps = 1e-7. Values of s below the dtype's
-    smallest normal number are flushed to zero (see the module docstring).
+    torch.optim.Adagrad with lr_decay = 0 and initial_accumulator_value = 0 (wd is
+    ``weight_decay``, 0 by default). Book 1's AdaGrad is the same with eps = 1e-7 and no
+    decay. Values of s below the dtype's smallest normal number are flushed to zero
+    (see the module docstring).
     """
 
-    _hyper = {"lr": "positive", "eps": "positive"}
+    _hyper = {"lr": "positive", "eps": "positive", "weight_decay": "non-negative"}
     _slots = ("sum",)
+    _n_tmp = 2
 
-    def __init__(self, lr=0.01, eps=1e-10):
-        super().__init__(lr=lr, eps=eps)
+    def __init__(self, lr=0.01, eps=1e-10, weight_decay=0.0):
+        super().__init__(lr=lr, eps=eps, weight_decay=weight_decay)
 
     def _apply(self, ps, gs):
         lr, eps = float(self.lr), self.eps
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             s, tmp = self.state["sum"][i], self._tmp[0][i]
+            g = _l2(g, p, self.weight_decay if self._decay[i] else 0.0, self._tmp[1][i])
             np.add(s, np.multiply(g, g, out=tmp), out=s)
             if self._flush_now(i):
                 _flush(s, self._mask[i], self._tiny[i])
             _step(p, g, s, eps, lr, tmp)
+
+
+def _l2(g, p, wd, tmp):
+    """g + wd * p through ``tmp`` (L2 weight decay folded into the gradient), or g."""
+    if not wd:
+        return g
+    return np.add(g, np.multiply(p, wd, out=tmp), out=tmp)
 
 
 def _step(p, numerator, v, eps, step_size, tmp):
@@ -358,23 +438,27 @@ def _average_square(v, g, rate, tmp):
 
 
 class RMSprop(Optimizer):
-    """RMSprop: v <- a v + (1 - a) g^2; p <- p - lr g / (sqrt(v) + eps), a = decay_rate.
+    """RMSprop: g <- g + wd p; v <- a v + (1 - a) g^2; p <- p - lr g / (sqrt(v) + eps).
 
-    torch.optim.RMSprop (its alpha is our decay_rate) without momentum, centering or
-    weight decay. Book 1's RMSprop is the same with eps = 1e-7. Values of v below the
-    dtype's smallest normal number are flushed to zero (see the module docstring).
+    torch.optim.RMSprop (its alpha is our a = decay_rate; wd is ``weight_decay``, 0 by
+    default) without momentum or centering. Book 1's RMSprop is the same with eps = 1e-7
+    and no decay. Values of v below the dtype's smallest normal number are flushed to
+    zero (see the module docstring).
     """
 
-    _hyper = {"lr": "positive", "decay_rate": "fraction", "eps": "positive"}
+    _hyper = {"lr": "positive", "decay_rate": "fraction", "eps": "positive",
+              "weight_decay": "non-negative"}
     _slots = ("square_avg",)
+    _n_tmp = 2
 
-    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-8):
-        super().__init__(lr=lr, decay_rate=decay_rate, eps=eps)
+    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr=lr, decay_rate=decay_rate, eps=eps, weight_decay=weight_decay)
 
     def _apply(self, ps, gs):
         lr, a, eps = float(self.lr), self.decay_rate, self.eps
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             v, tmp = self.state["square_avg"][i], self._tmp[0][i]
+            g = _l2(g, p, self.weight_decay if self._decay[i] else 0.0, self._tmp[1][i])
             _average_square(v, g, a, tmp)
             if self._flush_now(i):
                 _flush(v, self._mask[i], self._tiny[i])
@@ -405,16 +489,17 @@ class Adam(Optimizer):
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
 
     def _apply(self, ps, gs):
-        lr, b1, b2, wd = float(self.lr), self.beta1, self.beta2, self.weight_decay
+        lr, b1, b2 = float(self.lr), self.beta1, self.beta2
         c1, root_c2 = 1.0 - b1**self.t, math.sqrt(1.0 - b2**self.t)
         step_size, eps = lr * root_c2 / c1, self.eps * root_c2
         for i, (p, g) in enumerate(zip(ps, gs, strict=True)):
             m, v = self.state["exp_avg"][i], self.state["exp_avg_sq"][i]
             tmp = self._tmp[0][i]
+            wd = self.weight_decay if self._decay[i] else 0.0
             if wd and self._decoupled:
                 np.multiply(p, 1.0 - lr * wd, out=p)
-            elif wd:
-                g = np.add(g, np.multiply(p, wd, out=self._tmp[1][i]), out=self._tmp[1][i])
+            else:
+                g = _l2(g, p, wd, self._tmp[1][i])
             np.multiply(m, b1, out=m)
             np.add(m, np.multiply(g, 1.0 - b1, out=tmp), out=m)
             _average_square(v, g, b2, tmp)
@@ -445,7 +530,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad":
 def get_optimizer(name, **kwargs):
     """An optimizer by name (case-insensitive), e.g. ``get_optimizer("adam", lr=1e-3)``."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__} {name!r}")
+        raise InputTypeError(f"name must be a string, got {type(name).__name__} {name!r}")
     if name.lower() not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise InputValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[name.lower()](**kwargs)

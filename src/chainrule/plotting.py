@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from .validation import InputValueError
+
 __all__ = [
     "plot_descent_path",
     "plot_gradient_field",
@@ -190,7 +192,7 @@ def plot_decision_boundary(model, x, t, out=None, *, resolution=300, title=None)
     plt = _pyplot()
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"x must have shape (N, 2) for a decision boundary, got {x.shape}")
+        raise InputValueError(f"x must have shape (N, 2) for a decision boundary, got {x.shape}")
     t = np.asarray(t)
     labels = t if t.ndim == 1 else np.argmax(t, axis=1)
     lo, hi = x.min(axis=0), x.max(axis=0)

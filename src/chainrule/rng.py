@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from .validation import InputTypeError, InputValueError
+
 __all__ = ["as_generator"]
 
 
@@ -19,11 +21,11 @@ def as_generator(random_state=None):
         isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
     ):
         if random_state is not None and random_state < 0:
-            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+            raise InputValueError(f"random_state must be a non-negative int, got {random_state}")
         return np.random.default_rng(random_state)
     if isinstance(random_state, np.random.Generator):
         return random_state
-    raise TypeError(
+    raise InputTypeError(
         "random_state must be None, an int or a numpy.random.Generator, "
         f"got {type(random_state).__name__}"
     )

@@ -17,16 +17,18 @@ import math
 
 import numpy as np
 
+from .validation import InputTypeError, InputValueError
+
 __all__ = ["Schedule", "StepLR", "CosineLR", "WarmupLR"]
 
 
 def _number(value, name, *, low=0.0, low_open=True, high=math.inf, high_closed=False):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     above = value > low if low_open else value >= low
     below = value <= high if high_closed else value < high
     if not (math.isfinite(value) and above and below):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}"
+        raise InputValueError(f"{name} must be {'>' if low_open else '>='} {low:g}"
                          + (f" and {'<=' if high_closed else '<'} {high:g}"
                             if high != math.inf else "")
                          + f", got {value!r}")
@@ -35,10 +37,10 @@ def _number(value, name, *, low=0.0, low_open=True, high=math.inf, high_closed=F
 
 def _count(value, name, *, positive=True):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < (1 if positive else 0):
         sign = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {sign} integer, got {value!r}")
+        raise InputValueError(f"{name} must be a {sign} integer, got {value!r}")
     return int(value)
 
 
@@ -136,7 +138,7 @@ class WarmupLR(Schedule):
                                                                                       bool):
             inner = _Constant(inner, "schedule_or_base_lr")
         elif not callable(inner):
-            raise TypeError(f"schedule_or_base_lr must be a schedule or a number, "
+            raise InputTypeError(f"schedule_or_base_lr must be a schedule or a number, "
                             f"got {type(inner).__name__} {inner!r}")
         self.schedule = inner
         self.base_lr = getattr(inner, "base_lr", None)

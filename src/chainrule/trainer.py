@@ -1,12 +1,15 @@
 """The mini-batch loop: ``Trainer.fit`` returns a ``History``.
 
-One iteration is seed 003's four steps: take a mini-batch, ``loss = model.forward(x, t)``,
-``model.backward()``, ``optimizer.update(model.params, model.grads)``. The Trainer adds
-what a long run needs: a per-epoch permutation from ``random_state``, running metrics
-without an extra pass over the data, gradient clipping, a learning-rate schedule, a
-progress bar, a clear stop when the loss stops being finite, and callbacks at the end of
-each epoch (checkpoints use them). It does not plot: ``chainrule.plotting`` reads the
-History.
+One iteration (``Trainer.step``) is book 2's four steps: take a mini-batch,
+``loss = model.forward(x, t)``, ``model.backward()``, ``optimizer.update(model.params,
+model.grads)``. Between ``backward`` and ``update`` sits the seam: gradient transforms
+(``ClipGradNorm`` is one; an all-reduce or gradient accumulation are others) that may
+change the gradients in place or skip the update. The Trainer adds what a long run
+needs: a per-epoch permutation from ``random_state``, running metrics without an extra
+pass over the data, a learning-rate schedule, a progress bar, a clear stop when the
+loss stops being finite, and callbacks after every step and every epoch (checkpoints
+use them). It uses only the model protocol (``chainrule.protocol``). It does not plot:
+``chainrule.plotting`` reads the History.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .data.batching import BatchIterator
-from .validation import check_finite_fast, check_positive
+from .evaluation import evaluate
+from .protocol import count_correct
+from .validation import InputTypeError, InputValueError, check_positive
 
-__all__ = ["Trainer", "History", "TrainingDiverged", "clip_grads"]
+__all__ = ["Trainer", "History", "TrainingDiverged", "clip_grads", "ClipGradNorm"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -101,13 +106,22 @@ def clip_grads(grads, max_norm):
     return total
 
 
-def _correct(model, t):
-    """Correct predictions in the last forward, from the loss layer's cached outputs."""
-    y = model.last_layer.y
-    if y.ndim == 1 or y.shape[1] == 1:  # one sigmoid output: threshold at 0.5
-        return int(np.count_nonzero((y.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5)))
-    labels = t if t.ndim == 1 else np.argmax(t, axis=1)
-    return int(np.count_nonzero(np.argmax(y, axis=1) == labels))
+class ClipGradNorm:
+    """Gradient transform: rescale all gradients so their global norm is <= ``max_norm``.
+
+    g <- g * max_norm / (||g|| + 1e-6) when ||g|| > max_norm (``clip_grads``). ``norm``
+    keeps the norm before clipping of the last step.
+    """
+
+    def __init__(self, max_norm):
+        self.max_norm = check_positive(max_norm, "max_norm")
+        self.norm = None
+
+    def __repr__(self):
+        return f"ClipGradNorm({self.max_norm:g})"
+
+    def __call__(self, grads, trainer):
+        self.norm = clip_grads(grads, self.max_norm)
 
 
 class _Progress:
@@ -168,12 +182,27 @@ class Trainer:
     complete, and ``fit`` continues from it, also mid-epoch and after a checkpoint.
     """
 
-    def __init__(self, model, optimizer, *, schedule=None, random_state=None):
+    def __init__(self, model, optimizer, *, schedule=None, random_state=None,
+                 grad_transforms=()):
         from .rng import as_generator
 
+        model_decay = getattr(model, "weight_decay_lambda", 0.0)
+        optimizer_decay = getattr(optimizer, "weight_decay", 0.0)
+        if model_decay and optimizer_decay:
+            raise InputValueError(
+                f"weight decay is given twice: the model's weight_decay_lambda={model_decay:g} "
+                f"and the optimizer's weight_decay={optimizer_decay:g}; keep one (the "
+                "optimizer's is the usual place)"
+            )
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
+        self.grad_transforms = list(grad_transforms)
+        for transform in self.grad_transforms:
+            if not callable(transform):
+                raise InputTypeError(f"grad_transforms must hold callables "
+                                     f"transform(grads, trainer), got {transform!r}")
+        self.last_loss = None
         self.rng = as_generator(random_state)
         self.epoch = 0
         self.iteration = 0
@@ -207,56 +236,49 @@ class Trainer:
         self.running = list(state["running"])
         self.history = History.from_dict(state["history"])
 
-    def _prepare(self, x, t, x_name="x", t_name="t"):
-        x = check_finite_fast(self.model._x(x, x_name), x_name)
-        t = self.model._t(t, x.shape[0], t_name, x_name)
-        return np.ascontiguousarray(x), np.ascontiguousarray(t)
-
     def evaluate(self, x, t, batch_size=10_000):
-        """(loss, accuracy) over all of x in inference mode, in chunks of ``batch_size``."""
-        model = self.model
-        total_loss, correct, n = 0.0, 0, x.shape[0]
-        for start in range(0, n, batch_size):
-            xb, tb = x[start:start + batch_size], t[start:start + batch_size]
-            scores = model._run(xb, False)
-            total_loss += model.last_layer.forward(scores, tb) * xb.shape[0]
-            correct += _correct(model, tb)
-        return total_loss / n + model._decay(), correct / n
+        """(loss, accuracy) over all of x in inference mode (``chainrule.evaluation``)."""
+        return evaluate(self.model, x, t, batch_size)
 
     def fit(self, x, t, max_epoch=10, batch_size=100, eval_data=None, max_grad=None,
-            verbose=1, *, shuffle=True, drop_last=False, callbacks=()):
+            verbose=1, *, shuffle=True, drop_last=False, callbacks=(), step_callbacks=()):
         """Train until ``max_epoch`` epochs are done in all; returns the History.
 
         ``x`` (N, features) and ``t`` (labels (N,), or rows (N, C)) are checked once here
         (lengths, feature count, label range, NaN/inf), and converted once to the
         model's dtype. ``eval_data=(x_eval, t_eval)`` is evaluated at each epoch's end.
-        ``max_grad`` clips the global gradient norm. ``verbose``: 0 silent, 1 a progress
-        bar (or a line per epoch) only on a terminal, 2 a line per epoch always.
-        ``callbacks`` are called as ``callback(trainer)`` after each epoch.
+        ``max_grad`` clips the global gradient norm (a ``ClipGradNorm`` transform for
+        this fit). ``verbose``: 0 silent, 1 a progress bar (or a line per epoch) only on
+        a terminal, 2 a line per epoch always. ``callbacks`` are called as
+        ``callback(trainer)`` after each epoch, ``step_callbacks`` after each step.
 
         Raises ``TrainingDiverged`` when a mini-batch loss is NaN or infinite.
         """
         check_positive(max_epoch, "max_epoch", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
+        transforms = list(self.grad_transforms)
         if max_grad is not None:
-            check_positive(max_grad, "max_grad")
-        x, t = self._prepare(x, t)
+            transforms.append(ClipGradNorm(check_positive(max_grad, "max_grad")))
+        x, t = self.model.validate(x, t)
         if eval_data is not None:
             if not (isinstance(eval_data, (tuple, list)) and len(eval_data) == 2):
                 got = (f"a {type(eval_data).__name__} of length {len(eval_data)}"
                        if isinstance(eval_data, (tuple, list)) else type(eval_data).__name__)
-                raise TypeError(f"eval_data must be a pair (x_eval, t_eval), got {got}")
-            eval_data = self._prepare(*eval_data, x_name="eval_data x", t_name="eval_data t")
+                raise InputTypeError(f"eval_data must be a pair (x_eval, t_eval), got {got}")
+            eval_data = self.model.validate(*eval_data, x_name="eval_data x",
+                                            t_name="eval_data t")
         batches = BatchIterator(x, t, batch_size, shuffle=shuffle, drop_last=drop_last,
                                 random_state=self.rng)
         progress = _Progress(verbose, max_epoch - self.epoch, len(batches))
         self.stop_requested = False
         # overflow on the way to a non-finite loss is reported once, as TrainingDiverged
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            self._loop(batches, max_epoch, eval_data, max_grad, progress, callbacks)
+            self._loop(batches, max_epoch, eval_data, transforms, progress, callbacks,
+                       step_callbacks)
         return self.history
 
-    def _loop(self, batches, max_epoch, eval_data, max_grad, progress, callbacks):
+    def _loop(self, batches, max_epoch, eval_data, transforms, progress, callbacks,
+              step_callbacks):
         try:
             while self.epoch < max_epoch and not self.stop_requested:
                 if self.schedule is not None:
@@ -270,8 +292,10 @@ class Trainer:
                 for k, (x_batch, t_batch) in enumerate(batches):
                     if k < self.batch_in_epoch:
                         continue  # done before the stop
-                    self._step(x_batch, t_batch, max_grad)
+                    self.step(x_batch, t_batch, transforms)
                     self.batch_in_epoch = k + 1
+                    for callback in step_callbacks:
+                        callback(self)
                     loss_sum, correct, seen, _ = self.running
                     progress.step(self.epoch + 1, self.history.loss[-1], correct / seen)
                     if self.stop_requested and self.batch_in_epoch < len(batches):
@@ -288,10 +312,16 @@ class Trainer:
         finally:
             progress.close()
 
-    def _step(self, x_batch, t_batch, max_grad):
-        """One iteration of seed 003's loop, with the bookkeeping."""
+    def step(self, x_batch, t_batch, grad_transforms=None):
+        """One iteration on a validated batch; returns its loss.
+
+        forward -> finite check -> backward -> every gradient transform, in order, as
+        ``transform(model.grads, trainer)`` (one returning False skips this update) ->
+        ``optimizer.update`` -> counters, the loss history and running metrics.
+        ``grad_transforms`` defaults to the Trainer's own.
+        """
         model, optimizer = self.model, self.optimizer
-        loss = model.forward_checked(x_batch, t_batch)  # fit checked all the data once
+        loss = model.forward_checked(x_batch, t_batch)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {self.epoch + 1}, iteration "
@@ -299,15 +329,20 @@ class Trainer:
                 "learning rate, or gradient clipping (max_grad)"
             )
         model.backward()
-        if max_grad is not None:
-            clip_grads(model.grads, max_grad)
-        optimizer.update(model.params, model.grads)
+        apply = True
+        for transform in self.grad_transforms if grad_transforms is None else grad_transforms:
+            if transform(model.grads, self) is False:
+                apply = False
+        if apply:
+            optimizer.update(model.params, model.grads)
         size = x_batch.shape[0]
         self.iteration += 1
+        self.last_loss = loss
         self.history.loss.append(loss)
         self.running[0] += loss * size
-        self.running[1] += _correct(model, t_batch)
+        self.running[1] += count_correct(model.last_output, t_batch)
         self.running[2] += size
+        return loss
 
     def _record(self, train_loss, train_accuracy, eval_data, seconds):
         h = self.history
@@ -315,7 +350,7 @@ class Trainer:
         h.train_loss.append(float(train_loss))
         h.train_accuracy.append(float(train_accuracy))
         if eval_data is not None:
-            eval_loss, eval_accuracy = self.evaluate(*eval_data)
+            eval_loss, eval_accuracy = evaluate(self.model, *eval_data, checked=True)
             h.eval_loss.append(float(eval_loss))
             h.eval_accuracy.append(float(eval_accuracy))
         else:

@@ -1,16 +1,20 @@
 """The ``chainrule`` command line: parse, call the library, print.
 
-Errors in what the user typed print a usage line and one error line and exit 2;
-failures that are not the user's fault print one line with a hint and exit 1. No
-command ever ends in a traceback.
+Errors in what the user typed or gave (chainrule's own ``ChainruleInputError``s: bad
+arguments, bad files) print a usage line and one error line and exit 2; failures that
+are not the user's fault (no network, a full disk, a diverging run) print one line with
+a hint and exit 1, and so does anything unexpected — a bug — whose traceback
+``chainrule --debug COMMAND ...`` shows. No command ever ends in a traceback otherwise.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
+from ..validation import ChainruleInputError
 from . import evaluate, gd, gradcheck, train
-from .common import Parser, UsageError, join_negative_values
+from .common import Parser, join_negative_values
 
 __all__ = ["main", "build_parser"]
 
@@ -27,6 +31,8 @@ def build_parser():
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND",
                                        parser_class=Parser)
     for command in COMMANDS:
@@ -47,7 +53,7 @@ def main(argv=None):
         return 2
     try:
         return args.handler(args)
-    except (UsageError, ValueError, TypeError) as exc:
+    except ChainruleInputError as exc:  # UsageError and ModelFileError are ones too
         args.parser.print_usage(sys.stderr)
         print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -56,7 +62,16 @@ def main(argv=None):
         return 130
     except (ImportError, OSError, RuntimeError) as exc:
         # not the user's fault: missing optional package, network, disk, divergence
+        if args.debug:
+            traceback.print_exc()
         print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: say so in one line, the traceback under --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"{args.parser.prog}: internal error: {type(exc).__name__}: {one_line(exc)} "
+              "(run 'chainrule --debug ...' for the traceback, and please report it)",
+              file=sys.stderr)
         return 1
 
 

@@ -8,11 +8,13 @@ import os
 
 import numpy as np
 
+from ..validation import InputValueError
+
 # Options whose values may start with "-" (negative coordinates such as "-3,4").
 _NEGATIVE_VALUE_OPTIONS = ("--init",)
 
 
-class UsageError(Exception):
+class UsageError(InputValueError):
     """A bad argument found after parsing: reported like argparse's own errors (exit 2)."""
 
 
@@ -102,7 +104,7 @@ def existing_dir(text):
     return text
 
 
-def add_model_arguments(p, *, input_size=True):
+def add_model_arguments(p, *, weight_decay_help):
     """The model options shared by ``gradcheck`` and ``train``."""
     p.add_argument("--model", default="two-layer", choices=["two-layer", "multi-layer"],
                    help="network (default: two-layer)")
@@ -111,15 +113,19 @@ def add_model_arguments(p, *, input_size=True):
     p.add_argument("--activation", default=None, choices=["sigmoid", "relu", "tanh"],
                    help="default: sigmoid for two-layer, relu for multi-layer")
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="LAMBDA",
-                   help="L2 penalty 0.5*lambda*sum(W**2) added to the loss (default: 0)")
+                   help=weight_decay_help)
     p.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
                    help="multi-layer: dropout with this ratio")
     p.add_argument("--batchnorm", action="store_true", help="multi-layer: batch normalisation")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
 
 
-def build_model(args, input_size, output_size):
-    """The model named by ``--model`` and its options (shared by gradcheck and train)."""
+def build_model(args, input_size, output_size, *, weight_decay_lambda=0.0):
+    """The model named by ``--model`` and its options (shared by gradcheck and train).
+
+    ``weight_decay_lambda`` is book 1's penalty inside the model (gradcheck checks its
+    gradient); ``train`` gives ``--weight-decay`` to the optimizer instead.
+    """
     from ..models import MultiLayerNet, TwoLayerNet
 
     if args.model == "two-layer":
@@ -129,11 +135,12 @@ def build_model(args, input_size, output_size):
             raise UsageError("--dropout and --batchnorm need --model multi-layer")
         return TwoLayerNet(input_size, args.hidden[0], output_size,
                            activation=args.activation or "sigmoid", dtype=args.dtype,
-                           random_state=args.seed, weight_decay_lambda=args.weight_decay)
+                           random_state=args.seed, weight_decay_lambda=weight_decay_lambda)
     return MultiLayerNet(input_size, args.hidden, output_size,
                          activation=args.activation or "relu",
-                         weight_decay_lambda=args.weight_decay,
+                         weight_decay_lambda=weight_decay_lambda,
                          use_dropout=args.dropout is not None,
-                         dropout_ratio=args.dropout or 0.5, use_batchnorm=args.batchnorm,
+                         dropout_ratio=0.5 if args.dropout is None else args.dropout,
+                         use_batchnorm=args.batchnorm,
                          dtype=args.dtype, random_state=args.seed)
 

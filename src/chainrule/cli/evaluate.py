@@ -61,20 +61,16 @@ def _load(path):
 
 
 def _inputs_for(model, x, what):
-    """x as (N, features) for ``model``, or a message naming both shapes."""
-    if x.ndim >= 2 and int(np.prod(x.shape[1:])) == model.input_size:
-        return x.reshape(x.shape[0], -1)
-    if x.ndim == 1 and x.size == model.input_size:
-        return x.reshape(1, -1)
-    raise UsageError(f"{what} has shape {x.shape}, but the model takes {model.input_size} "
-                     f"features per sample: (N, {model.input_size}) rows or one sample")
-
-
-def confusion_matrix(labels, predicted, n_classes):
-    """counts[i, j] = number of samples of true class i predicted as class j."""
-    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(counts, (labels, predicted), 1)
-    return counts
+    """x as (N, *input_shape) for ``model``, or a message naming both shapes."""
+    shape = tuple(model.input_shape)
+    size = int(np.prod(shape))
+    if x.ndim >= 2 and int(np.prod(x.shape[1:])) == size:
+        return x.reshape(x.shape[0], *shape)
+    if x.size == size:  # one sample
+        return x.reshape(1, *shape)
+    want = "(N, " + ", ".join(map(str, shape)) + ")"
+    raise UsageError(f"{what} has shape {x.shape}, but the model takes {size} values per "
+                     f"sample: {want} or one sample")
 
 
 def format_confusion(counts):
@@ -85,7 +81,7 @@ def format_confusion(counts):
 
 
 def run_evaluate(args):
-    from ..trainer import Trainer
+    from ..evaluation import confusion_matrix, evaluate, predict_proba
     from .train import load_dataset
 
     model = _load(args.model)
@@ -97,10 +93,9 @@ def run_evaluate(args):
     if int(t.max()) >= model.output_size:
         raise UsageError(f"the {args.dataset} data has {int(t.max()) + 1} classes, the model "
                          f"{model.output_size}")
-    trainer = Trainer(model, optimizer=None)
-    x, t = trainer._prepare(x, t)
-    loss, accuracy = trainer.evaluate(x, t)
-    predicted = np.argmax(model.predict(x), axis=1)
+    x, t = model.validate(x, t)
+    loss, accuracy = evaluate(model, x, t, checked=True)
+    predicted = np.argmax(predict_proba(model, x), axis=1)
     counts = confusion_matrix(t, predicted, model.output_size)
     out_dir = Path(args.out) if args.out else Path(args.model).resolve().parent
     if out_dir.exists() and not out_dir.is_dir():
@@ -152,7 +147,7 @@ def _read_npy(path):
 
 def run_predict(args):
     from ..atomic import atomic_write
-    from ..validation import check_finite
+    from ..evaluation import predict_proba
 
     model = _load(args.model)
     if args.out and os.path.exists(args.out) and os.path.samefile(args.out, args.input):
@@ -164,8 +159,8 @@ def run_predict(args):
     if x.size == 0:
         raise UsageError(f"INPUT.npy {args.input!r} is empty (shape {x.shape})")
     x = _inputs_for(model, x, f"INPUT.npy {args.input!r}")
-    check_finite(x.astype(model.dtype, copy=False), f"INPUT.npy {args.input!r}")
-    probabilities = model.predict(x)
+    x = model.validate(x, x_name=f"INPUT.npy {args.input!r}")
+    probabilities = predict_proba(model, x)
     if args.out:
         with atomic_write(args.out) as fh:
             np.save(fh, probabilities, allow_pickle=False)

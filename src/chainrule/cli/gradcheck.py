@@ -23,7 +23,8 @@ def add_parser(subparsers):
         "with central differences, for the input and every parameter.",
         epilog=GRADCHECK_EXAMPLES,
     )
-    add_model_arguments(p)
+    add_model_arguments(p, weight_decay_help="book 1's penalty 0.5*lambda*sum(W**2) in the "
+                        "loss, whose gradient is checked too (default: 0)")
     p.add_argument("--input-size", type=positive_int, default=784, help="default: 784")
     p.add_argument("--output-size", type=positive_int, default=10, help="default: 10")
     p.add_argument("--batch", type=positive_int, default=8, help="random samples (default: 8)")
@@ -38,7 +39,8 @@ def _run_gradcheck(args):
     from ..gradcheck import gradient_check
     from ..rng import as_generator
 
-    model = build_model(args, args.input_size, args.output_size)
+    model = build_model(args, args.input_size, args.output_size,
+                        weight_decay_lambda=args.weight_decay)
     rng = as_generator(args.seed)
     x = rng.standard_normal((args.batch, args.input_size))
     t = rng.integers(0, args.output_size, size=args.batch)

@@ -63,7 +63,9 @@ def add_parser(subparsers):
                    help="training data (default: spiral)")
     p.add_argument("--data-dir", type=existing_dir, default=None, metavar="DIR",
                    help="folder with the four IDX files (default: search, then download)")
-    add_model_arguments(p)
+    add_model_arguments(p, weight_decay_help="weight decay of the optimizer (L2; decoupled "
+                        "for adamw) on the weights, not on biases or batch-norm parameters; "
+                        "0 means none (default: 0)")
     p.set_defaults(hidden=None)  # per dataset: 10 for spiral, 100 for the image sets
     p.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS),
                    help="update rule (default: sgd)")
@@ -198,6 +200,7 @@ def run(args):
     import signal
 
     from ..checkpoint import CHECKPOINT_NAME, save_checkpoint, save_model
+    from ..evaluation import evaluate
     from ..optim import get_optimizer
     from ..trainer import Trainer
 
@@ -212,7 +215,7 @@ def run(args):
     train, test = load_dataset(args.dataset, args.data_dir, args.quiet)
     n_classes = int(train[1].max()) + 1
     model = build_model(args, train[0].reshape(train[0].shape[0], -1).shape[1], n_classes)
-    optimizer = get_optimizer(args.optimizer, lr=args.lr)
+    optimizer = get_optimizer(args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
     trainer = Trainer(model, optimizer, random_state=args.seed)
     folder = _checkpoint_dir(args)
     saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
@@ -248,14 +251,14 @@ def run(args):
               f"--resume {folder}", file=sys.stderr)
         return 130
 
-    x_train, t_train = trainer._prepare(*train)
-    train_loss, train_accuracy = trainer.evaluate(x_train, t_train)
+    train_loss, train_accuracy = evaluate(model, *train)
     test_loss = test_accuracy = None
     if test is not None:
-        test_loss, test_accuracy = trainer.evaluate(*trainer._prepare(*test))
+        test_loss, test_accuracy = evaluate(model, *test)
     metrics = {
         "dataset": args.dataset, "model": type(model).__name__, "config": model.config,
-        "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
+        "epochs": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "dtype": args.dtype,
         "train_loss": train_loss, "train_accuracy": train_accuracy,
         "test_loss": test_loss, "test_accuracy": test_accuracy,

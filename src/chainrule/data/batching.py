@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..rng import as_generator
-from ..validation import check_positive
+from ..validation import InputTypeError, InputValueError, check_positive
 
 __all__ = ["minibatches", "BatchIterator"]
 
 
 def _check_bool(value, name):
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise InputTypeError(f"{name} must be True or False, got {value!r}")
 
 
 def minibatches(n_samples, batch_size, *, shuffle=True, drop_last=False, random_state=None):
@@ -59,11 +59,11 @@ class BatchIterator:
     def __init__(self, x, t, batch_size, *, shuffle=True, drop_last=False, random_state=None):
         x, t = np.asarray(x), np.asarray(t)
         if x.ndim == 0 or t.ndim == 0:
-            raise ValueError(
+            raise InputValueError(
                 f"x and t must be arrays with a sample axis, got shapes {x.shape} and {t.shape}"
             )
         if x.shape[0] != t.shape[0]:
-            raise ValueError(
+            raise InputValueError(
                 f"inconsistent numbers of samples: x has {x.shape[0]}, t has {t.shape[0]}"
             )
         check_positive(batch_size, "batch_size", integer=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
-from ..validation import check_positive
+from ..validation import InputTypeError, InputValueError, check_positive
 from .download import ChecksumError, DownloadError, fetch
 from .idx import GZIP_MAGIC, IdxError, decode_idx, gunzip
 
@@ -57,7 +57,7 @@ class FileSpec:
 
     def __post_init__(self):
         if self.hash_of not in ("gz", "idx"):
-            raise ValueError(f"hash_of must be 'gz' or 'idx', got {self.hash_of!r}")
+            raise InputValueError(f"hash_of must be 'gz' or 'idx', got {self.hash_of!r}")
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,14 @@ def load_idx_dataset(spec, normalize=True, flatten=True, one_hot_label=False, da
     nor writes the decoded .npz cache.
     """
     if not isinstance(spec, DatasetSpec):
-        raise TypeError(f"spec must be a DatasetSpec, got {type(spec).__name__}")
+        raise InputTypeError(f"spec must be a DatasetSpec, got {type(spec).__name__}")
     flags = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label,
              "download": download, "cache": cache}
     for flag, value in flags.items():
         if not isinstance(value, bool):
-            raise TypeError(f"{flag} must be True or False, got {value!r}")
+            raise InputTypeError(f"{flag} must be True or False, got {value!r}")
     if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be None, True or False, got {progress!r}")
+        raise InputTypeError(f"progress must be None, True or False, got {progress!r}")
     check_positive(timeout, "timeout")
     mirrors = spec.mirrors if mirrors is None else _check_mirrors(mirrors)
     if data_dir is not None:
@@ -117,22 +117,22 @@ def load_idx_dataset(spec, normalize=True, flatten=True, one_hot_label=False, da
 
 def _check_mirrors(mirrors):
     if isinstance(mirrors, (str, bytes)) or not hasattr(mirrors, "__iter__"):
-        raise TypeError(
+        raise InputTypeError(
             f"mirrors must be a sequence of URL prefixes, got {type(mirrors).__name__} "
             f"{mirrors!r}; for one mirror use [url]"
         )
     mirrors = tuple(mirrors)
     if not mirrors:
-        raise ValueError("mirrors must hold at least one URL prefix, got an empty sequence")
+        raise InputValueError("mirrors must hold at least one URL prefix, got an empty sequence")
     for url in mirrors:
         if not isinstance(url, str) or not url.startswith(("http://", "https://", "file:")):
-            raise ValueError(f"mirrors must be http://, https:// or file: URLs, got {url!r}")
+            raise InputValueError(f"mirrors must be http://, https:// or file: URLs, got {url!r}")
     return mirrors
 
 
 def _check_data_dir(data_dir):
     if not isinstance(data_dir, (str, os.PathLike)):
-        raise TypeError(
+        raise InputTypeError(
             f"data_dir must be a path (str or os.PathLike), got {type(data_dir).__name__}"
         )
     path = Path(data_dir).expanduser()

@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 from ..atomic import atomic_write
+from ..validation import InputValueError
 
 __all__ = ["DownloadError", "ChecksumError", "fetch", "sha256_of_stream"]
 
@@ -93,7 +94,7 @@ def _fetch_one(url, dest, sha256, hash_of, bar, timeout):
                 got += len(chunk)
                 bar.update(len(chunk))
         if total is not None and got != total:
-            raise ValueError(f"truncated download: got {got} of {total} bytes")
+            raise InputValueError(f"truncated download: got {got} of {total} bytes")
         if sha256 is None:
             return
         if hash_of == "idx":

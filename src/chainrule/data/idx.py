@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
+from ..validation import InputTypeError, InputValueError
 
 __all__ = ["IdxError", "read_idx", "write_idx"]
 
@@ -122,11 +123,11 @@ def write_idx(path, array):
     native = array.dtype.newbyteorder("=")
     if native not in _CODES:
         names = ", ".join(dt.name for dt in _CODES)
-        raise TypeError(f"array must have an IDX dtype ({names}), got {array.dtype}")
+        raise InputTypeError(f"array must have an IDX dtype ({names}), got {array.dtype}")
     if not 1 <= array.ndim <= 255:
-        raise ValueError(f"array must have 1 to 255 dimensions, got {array.ndim}")
+        raise InputValueError(f"array must have 1 to 255 dimensions, got {array.ndim}")
     if max(array.shape) >= 2**32:
-        raise ValueError(f"array dimensions must be below 2**32, got {array.shape}")
+        raise InputValueError(f"array dimensions must be below 2**32, got {array.shape}")
     header = bytes([0, 0, _CODES[native], array.ndim]) + np.array(array.shape, ">u4").tobytes()
     body = np.ascontiguousarray(array, dtype=native.newbyteorder(">")).tobytes()
     with atomic_write(path) as f:

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ..validation import check_positive
+from ..validation import InputTypeError, InputValueError, check_positive
 
 __all__ = ["load_spiral"]
 
@@ -39,7 +39,7 @@ def load_spiral(n_per_class=100, n_classes=3, random_state=1984):
         z = np.random.default_rng().standard_normal(size)
     elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if not 0 <= random_state < 2**32:
-            raise ValueError(
+            raise InputValueError(
                 f"random_state must be an int in [0, 2**32 - 1], got {random_state}"
             )
         # The legacy stream is the one the book's np.random.seed(1984) draws from; a private
@@ -47,7 +47,7 @@ def load_spiral(n_per_class=100, n_classes=3, random_state=1984):
         # yields the same values, in the same order, as the book's `size` scalar randn() calls.
         z = np.random.RandomState(int(random_state)).randn(size)  # noqa: NPY002
     else:
-        raise TypeError(
+        raise InputTypeError(
             "random_state must be None, an int or a numpy.random.Generator, "
             f"got {type(random_state).__name__}"
         )
