@@ -28,6 +28,7 @@ MODULES = [
     ("chainrule.numerical", "central differences and gradient descent"),
     ("chainrule.objectives", "named test functions of two variables"),
     ("chainrule.nodes", "computational-graph nodes"),
+    ("chainrule.protocol", "the layer and model protocol"),
     ("chainrule.layers", "layers with forward and backward"),
     ("chainrule.models", "networks"),
     ("chainrule.network", "Sequential and the parameter mapping"),
@@ -35,10 +36,12 @@ MODULES = [
     ("chainrule.optim", "optimizers"),
     ("chainrule.schedules", "learning-rate schedules"),
     ("chainrule.trainer", "the training loop"),
+    ("chainrule.evaluation", "loss, accuracy and predictions outside training"),
     ("chainrule.data", "data sets and mini-batches"),
     ("chainrule.plotting", "figures"),
     ("chainrule.checkpoint", "model files and checkpoints"),
     ("chainrule.rng", "random generators"),
+    ("chainrule.validation", "checks and the errors for bad input"),
 ]
 
 

@@ -332,7 +332,8 @@ def test_changing_params_between_calls_is_refused():
     other["b1"] = np.zeros(7)
     grads = clone(grad_seq[1])
     grads["b1"] = np.zeros(7)
-    with pytest.raises(ValueError, match=r"params\['b1'\] has shape \(7,\), but the optimizer's state for it has shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"params\['b1'\] has shape \(7,\), but the "
+                                         r"optimizer's state for it has shape \(4,\)"):
         opt.update(other, grads)
     assert opt.t == 1
 

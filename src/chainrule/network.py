@@ -72,16 +72,17 @@ def _collect(layers):
     """
     params, grads, decay, bufs, seen, index = {}, {}, set(), {}, {}, 0
     for layer in layers:
-        names = protocol.param_names(layer)
+        names = protocol.param_names(layer, default="")  # "" where the layer names none
         if names[:1] == ["W"]:
             index += 1
         number = max(index, 1)
-        for name, array, grad, decays in zip(names, layer.params, layer.grads,
-                                             protocol.decayed(layer), strict=True):
+        kind = type(layer).__name__.lower()
+        for j, (name, array, grad, decays) in enumerate(zip(
+                names, layer.params, layer.grads, protocol.decayed(layer), strict=True)):
             if id(array) in seen:  # the same array in another layer: one parameter
                 grads[seen[id(array)]].append(grad)
                 continue
-            full = f"{name}{number}"
+            full = f"{name}{number}" if name else f"{kind}{number}_{j}"
             if full in params:
                 raise InputValueError(f"two parameters would both be named {full!r}")
             params[full], grads[full], seen[id(array)] = array, [grad], full

@@ -14,6 +14,7 @@ import numpy as np
 from .validation import InputValueError
 
 __all__ = [
+    "available",
     "plot_descent_path",
     "plot_gradient_field",
     "plot_loss",
@@ -21,6 +22,15 @@ __all__ = [
     "plot_decision_boundary",
     "plot_confusion_matrix",
 ]
+
+
+def available():
+    """Whether matplotlib can be imported (figures need the ``plot`` extra)."""
+    try:
+        _pyplot()
+    except ImportError:
+        return False
+    return True
 
 
 def _pyplot():

@@ -17,7 +17,7 @@ declaration        meaning                                                     d
 =================  ==========================================================  ==========
 takes_train_flag   ``forward(x, train_flg)`` differs in training and inference  from the
                                                                                signature
-param_names        the book's names of ``params`` (``("W", "b")``)             ``p0, p1…``
+param_names        the book's names of ``params`` (``("W", "b")``)             class name
 decay              names of the params weight decay applies to                 ndim ≥ 2
 buffer_names       attributes holding non-trained state saved with the model   ``()``
 held()             context manager: fixed function for central differences     buffers kept
@@ -99,10 +99,16 @@ def takes_train_flag(layer):
     return "train_flg" in signature.parameters
 
 
-def param_names(layer):
-    """The names of ``layer.params``: its ``param_names``, then ``p{i}`` for the rest."""
+def param_names(layer, default="p{i}"):
+    """The names of ``layer.params``: its ``param_names``, then ``default`` for the rest.
+
+    ``default`` is formatted with ``i`` (the position) and ``layer`` (the class name in
+    lower case).
+    """
     names = list(getattr(layer, "param_names", ()) or ())[:len(layer.params)]
-    return names + [f"p{i}" for i in range(len(names), len(layer.params))]
+    kind = type(layer).__name__.lower()
+    return names + [default.format(i=i, layer=kind)
+                    for i in range(len(names), len(layer.params))]
 
 
 def decayed(layer):

@@ -127,9 +127,7 @@ def _figures(run_dir, history, model, train, say):
         from .. import plotting
     except ImportError:  # pragma: no cover - plotting itself imports nothing heavy
         return []
-    try:
-        plotting._pyplot()
-    except ImportError:
+    if not plotting.available():
         say("matplotlib is not installed: no figures (pip install 'chainrule[plot]')")
         return []
     written = []
