@@ -405,3 +405,25 @@ def test_no_isinstance_lists_of_layer_classes_outside_the_layers():
                 if used & names:
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offenders == []
+
+
+def test_one_rule_for_bad_arguments_type_error_for_types_value_error_for_values():
+    from chainrule.validation import ChainruleInputError, InputTypeError, InputValueError
+
+    x, t = blobs(20)
+    trainer = Trainer(TwoLayerNet(2, 4, 3, random_state=0), SGD(lr=0.1))
+    cases = [
+        (lambda: trainer.fit(x, t, batch_size="10"), InputTypeError,
+         "batch_size must be an integer, got str '10'"),
+        (lambda: trainer.fit(x, t, batch_size=0), InputValueError,
+         "batch_size must be a positive integer, got 0"),
+        (lambda: SGD(lr="0.1"), InputTypeError, "lr must be a number, got str '0.1'"),
+        (lambda: SGD(lr=-1), InputValueError, "lr must be a positive number, got -1"),
+        # evaluation validates too: float labels are refused, not an IndexError
+        (lambda: trainer.evaluate(x, t + 0.5), InputValueError,
+         "t labels must be whole numbers"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message) as info:
+            call()
+        assert isinstance(info.value, ChainruleInputError)
