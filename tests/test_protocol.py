@@ -427,3 +427,18 @@ def test_one_rule_for_bad_arguments_type_error_for_types_value_error_for_values(
         with pytest.raises(error, match=message) as info:
             call()
         assert isinstance(info.value, ChainruleInputError)
+
+
+def test_a_model_declares_an_input_shape_of_any_rank():
+    rng = np.random.default_rng(0)
+    net = Sequential([Affine(rng.standard_normal((16, 3)), np.zeros(3))], input_shape=(1, 4, 4))
+    images = rng.standard_normal((5, 1, 4, 4))
+    assert net.input_shape == (1, 4, 4) and net.output_size == 3
+    np.testing.assert_array_equal(net.predict(images), net.predict(images.reshape(5, 16)))
+    assert net.validate(images.reshape(5, 16)).shape == (5, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"16 features per sample \(the model's input shape "
+                                         r"\(N, 1, 4, 4\)\), got 15"):
+        net.predict(rng.standard_normal((5, 15)))
+    with pytest.raises(ValueError, match=r"for one sample use x\[None\]"):
+        net.predict(images[0])
+    assert "(N, 3)" in net.summary()

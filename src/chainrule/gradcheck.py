@@ -196,7 +196,7 @@ def gradient_check(target, x, t=None, *, mode="auto", rtol=1e-6, atol=1e-9, h=1e
         raise InputValueError(f"mode must be 'auto', 'exact' or 'directional', got {mode!r}")
     if not (rtol > 0 and atol >= 0 and h > 0):
         raise InputValueError(f"rtol and h must be positive and atol non-negative, got "
-                         f"rtol={rtol!r}, atol={atol!r}, h={h!r}")
+                              f"rtol={rtol!r}, atol={atol!r}, h={h!r}")
     rng = as_generator(random_state)
     target = _float64_copy(target)
     raw = list(x) if isinstance(x, tuple) else [x]

@@ -295,7 +295,7 @@ def _state_shapes(arrays, step):
         got = [a.shape for a in items]
         if got != shapes or any(a.dtype.kind != "f" for a in items):
             raise InputValueError(f"state slot {slot!r} must hold float arrays of shapes "
-                             f"{shapes}, got {got} ({', '.join(str(a.dtype) for a in items)})")
+                                  f"{shapes}, got {got} ({', '.join(str(a.dtype) for a in items)})")
     return shapes
 
 
@@ -324,7 +324,7 @@ class SGD(Optimizer):
         out = super()._validate(hp)
         if out["nesterov"] and out["momentum"] == 0:
             raise InputValueError(f"nesterov=True requires momentum > 0, "
-                             f"got momentum={hp['momentum']!r}")
+                                  f"got momentum={hp['momentum']!r}")
         return out
 
     @classmethod

@@ -29,9 +29,9 @@ def _number(value, name, *, low=0.0, low_open=True, high=math.inf, high_closed=F
     below = value <= high if high_closed else value < high
     if not (math.isfinite(value) and above and below):
         raise InputValueError(f"{name} must be {'>' if low_open else '>='} {low:g}"
-                         + (f" and {'<=' if high_closed else '<'} {high:g}"
+                              + (f" and {'<=' if high_closed else '<'} {high:g}"
                             if high != math.inf else "")
-                         + f", got {value!r}")
+                              + f", got {value!r}")
     return float(value)
 
 
@@ -139,7 +139,7 @@ class WarmupLR(Schedule):
             inner = _Constant(inner, "schedule_or_base_lr")
         elif not callable(inner):
             raise InputTypeError(f"schedule_or_base_lr must be a schedule or a number, "
-                            f"got {type(inner).__name__} {inner!r}")
+                                 f"got {type(inner).__name__} {inner!r}")
         self.schedule = inner
         self.base_lr = getattr(inner, "base_lr", None)
         self.warmup = _count(warmup, "warmup")
