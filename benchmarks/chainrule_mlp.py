@@ -4,6 +4,11 @@ The seed-003 loop is the four steps of book 2, written against chainrule's model
 protocol: take a mini-batch, ``loss = model.forward(x, t)``, ``model.backward()``,
 ``optimizer.update(model.params, model.grads)``. Batches come from
 ``chainrule.data.minibatches`` (a fresh permutation per epoch) and fancy indexing.
+
+Run on its own, for a profiler: ``python benchmarks/chainrule_mlp.py`` trains 784-100-10
+(float32, batch 100, ReLU + Adam by default) with ``Trainer.fit`` and prints the seconds
+per epoch, e.g. ``python -m cProfile -s tottime benchmarks/chainrule_mlp.py`` or
+``py-spy record --native -o spy.svg -- python benchmarks/chainrule_mlp.py --epochs 8``.
 """
 
 from __future__ import annotations
@@ -75,3 +80,29 @@ def gradcheck_small(seed=0):
     x, t = load_spiral(n_per_class=10)
     model = build((2, 10, 3), "sigmoid", np.float64, seed=seed)
     return gradient_check(model, x, t, mode="exact", random_state=seed)
+
+
+def main(argv=None):
+    import argparse
+    import time
+
+    from workloads import MLP, OPTIMIZERS, initial_weights, load_data
+
+    p = argparse.ArgumentParser(description="Trainer.fit epochs of 784-100-10, float32, "
+                                            "batch 100, to run under a profiler")
+    p.add_argument("--recipe", default="relu+adam",
+                   choices=("relu+adam", "relu+sgd", "sigmoid+sgd"))
+    p.add_argument("--epochs", type=int, default=3)
+    args = p.parse_args(argv)
+    activation, name = args.recipe.split("+")
+    (x, t), (xt, tt) = load_data("float32")
+    model = build(MLP, activation, "float32", initial_weights(MLP, activation, "float32", 0))
+    trainer = Trainer(model, make_optimizer(name, OPTIMIZERS[name]), random_state=0)
+    start = time.perf_counter()
+    trainer.fit(x, t, max_epoch=args.epochs, batch_size=100, verbose=0)
+    seconds = (time.perf_counter() - start) / args.epochs
+    print(f"{args.recipe}: {seconds:.3f} s/epoch, test accuracy {model.accuracy(xt, tt):.4f}")
+
+
+if __name__ == "__main__":
+    main()

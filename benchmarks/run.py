@@ -2,18 +2,10 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py
 
-Every implementation runs in its own worker process (chainrule, the book baseline,
-PyTorch), started once and fed one measurement at a time, so no library's idle BLAS
-threads compete with another's. Before each turn the driver pauses (``--pause``) and
-waits, up to ``--idle-wait`` seconds, until the machine's other load is below a quarter
-of a core; an epoch during which other processes took more is measured again
-(``--retries``). Repeats are interleaved: for each workload, repeat r runs every
-implementation once, in an order rotated by r. Reported times are medians over the
-repeats; ratios are medians of the per-repeat ratios; a second table gives the best
-epochs.
-
-It prints the tables and writes them to BENCHMARKS.md (``--out``). A section that starts
-with ``## Profile`` in an existing output file is kept as it is. See benchmarks/README.md.
+Each implementation runs in its own worker process; repeats are interleaved (repeat r
+runs every implementation once, in an order rotated by r); times are medians, ratios
+medians of per-repeat ratios. It prints the tables and writes BENCHMARKS.md (``--out``),
+keeping an existing ``## Profile`` section. benchmarks/README.md explains the method.
 """
 
 from __future__ import annotations
@@ -37,6 +29,7 @@ IMPLS = ("torch", "book", "trainer", "loop")  # table order
 LABELS = {"torch": "PyTorch", "book": "book", "trainer": "Trainer", "loop": "seed-003 loop"}
 WORKER_OF = {"torch": "torch", "book": "book", "trainer": "chainrule", "loop": "chainrule"}
 BUSY = 0.25  # cores used by other processes above which a measurement is disturbed
+WARMUP = 10  # mini-batches run on a throwaway model before each timed epoch
 TRAP_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -57,7 +50,7 @@ def parse_args(argv=None):
                    help="also write every single measurement to this JSON file")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: one repeat, float32 batch-100 workloads only, one "
-                        "1-epoch accuracy run, fewer gradient checks")
+                        "1-epoch accuracy run, one gradient check of each kind")
     p.add_argument("--only", metavar="PATTERN",
                    help="keep the workloads whose name matches this regular expression, "
                         "e.g. 'relu\\+adam/f32/b100' (names look like "
@@ -83,22 +76,12 @@ def parse_args(argv=None):
     p.add_argument("--retries", type=int, default=3, metavar="K",
                    help="measure an epoch again, up to K times, when other processes used "
                         "more than 0.25 cores during it (default 3; Linux only)")
-    p.add_argument("--warmup", type=int, default=10, metavar="B",
-                   help="mini-batches run on a throwaway model before each timed epoch "
-                        "(default 10)")
-    p.add_argument("--accuracy-epochs", type=int, default=5, metavar="E",
-                   help="epochs of the accuracy check (default 5; 0 skips it)")
-    p.add_argument("--accuracy-seeds", type=int, default=3, metavar="K",
-                   help="seeds of the accuracy check (default 3)")
-    p.add_argument("--no-gradcheck", action="store_true", help="skip the gradient_check timings")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if min(args.repeats, args.extra_repeats, args.threads) < 1:
         p.error("--repeats, --extra-repeats and --threads must be at least 1")
     if args.quick:
         args.repeats = args.extra_repeats = 1
-        args.accuracy_epochs = min(args.accuracy_epochs, 1)
-        args.accuracy_seeds = 1
     libs = [s.strip() for s in args.libs.split(",") if s.strip()]
     unknown = [s for s in libs if s not in IMPLS]
     if unknown:
@@ -114,7 +97,6 @@ class NumpySide:
     """What every NumPy-based worker answers: info, peak GEMM, data by dtype."""
 
     def __init__(self, threads):
-        self.threads = threads
         self._data = {}
 
     def data(self, dtype):
@@ -181,10 +163,9 @@ class NumpySide:
             run(model, opt, x[:n], t[:n], w.batch, seed)
         model, opt = self.build(w, weights, seed)
         gc.collect()
-        cpu, start = time.process_time(), time.perf_counter()
-        loss = run(model, opt, x, t, w.batch, seed)
-        seconds = time.perf_counter() - start
-        return {"seconds": seconds, "cpu": time.process_time() - cpu, "loss": float(loss)}
+        start = time.perf_counter()
+        run(model, opt, x, t, w.batch, seed)
+        return {"seconds": time.perf_counter() - start}
 
     def accuracy(self, impl, workload, epochs, seeds):
         from workloads import Workload, initial_weights
@@ -299,13 +280,10 @@ def worker_main(name, threads):
         op = request.pop("op")
         if op == "quit":
             break
-        cpu, start = time.process_time(), time.perf_counter()
         try:
             out = {"ok": True, **getattr(side, op)(**request)}
         except Exception:  # reported to the driver, which stops with the traceback
             out = {"ok": False, "error": traceback.format_exc()}
-        out["request_cpu"] = time.process_time() - cpu
-        out["request_wall"] = time.perf_counter() - start
         reply.write(json.dumps(out) + "\n")
 
 
@@ -387,15 +365,16 @@ class LoadMeter:
 class Settle:
     """Before each measurement: sleep ``pause``, then wait for the machine to be quiet.
 
-    Quiet means other processes use less than ``threshold`` cores over a 0.2 s window.
+    Quiet means other processes use less than ``BUSY`` cores over a 0.2 s window.
     One wait lasts at most ``idle_wait`` seconds and all waits together at most
     ``budget`` seconds, so a machine that never gets quiet costs a bounded delay.
     """
 
-    def __init__(self, meter, pause, idle_wait, budget, threshold=0.25, window=0.2):
+    window = 0.2
+
+    def __init__(self, meter, pause, idle_wait, budget):
         self.meter = meter
         self.pause, self.idle_wait, self.budget = pause, idle_wait, budget
-        self.threshold, self.window = threshold, window
         self.waited = 0.0
 
     def __call__(self):
@@ -405,7 +384,7 @@ class Settle:
             b0, t0 = self.meter.snapshot(), time.perf_counter()
             time.sleep(self.window)
             load = self.meter.cores(b0, self.meter.snapshot(), time.perf_counter() - t0)
-            if load is None or load < self.threshold:
+            if load is None or load < BUSY:
                 return
             waited += self.window
             self.waited += self.window
@@ -413,15 +392,22 @@ class Settle:
                 return
 
 
-def measure(meter, worker, op, **request):
-    """Call the worker; add 'foreign': other processes' CPU load (cores) during the call."""
-    pid = worker.proc.pid
-    before, t0 = meter.snapshot(pid) if meter.available else None, time.perf_counter()
-    out = worker.call(op, **request)
-    wall = time.perf_counter() - t0
-    out["foreign"] = (meter.cores(before, meter.snapshot(pid), wall) if meter.available
-                      else None)
-    return out
+def measure(settle, retries, worker, op, **request):
+    """Settle, then call the worker; again, up to ``retries`` times, while others were busy.
+
+    Returns the reply, with 'foreign' added (other processes' CPU load in cores during the
+    call, None where it cannot be read), and how many disturbed replies were thrown away.
+    """
+    meter, pid = settle.meter, worker.proc.pid
+    for attempt in range(retries + 1):
+        settle()
+        before, t0 = meter.snapshot(pid) if meter.available else None, time.perf_counter()
+        out = worker.call(op, **request)
+        wall = time.perf_counter() - t0
+        out["foreign"] = (meter.cores(before, meter.snapshot(pid), wall) if meter.available
+                          else None)
+        if out["foreign"] is None or out["foreign"] <= BUSY or attempt == retries:
+            return out, attempt
 
 
 def machine_info():
@@ -470,6 +456,10 @@ class Results:
         values = self.times.get((key, impl), [])
         return min(values) if values else None
 
+    def best_ratio(self, key, a, b):
+        ta, tb = self.best(key, a), self.best(key, b)
+        return None if ta is None or tb is None else ta / tb
+
     def ratio(self, key, a, b):
         """Median over repeats of time(a) / time(b), pairing the same repeat."""
         ta, tb = self.times.get((key, a), []), self.times.get((key, b), [])
@@ -480,8 +470,8 @@ class Results:
         return median(values)
 
 
-def fmt(value, spec=".3f", missing="–"):
-    return missing if value is None else format(value, spec)
+def fmt(value, spec=".3f"):
+    return "–" if value is None else format(value, spec)
 
 
 def times(value):
@@ -496,40 +486,24 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def timing_table(grid, res, libs, torch_ok):
-    header = ["workload", "dtype", "batch"] + [f"{LABELS[i]} s" for i in libs]
+def epoch_table(grid, res, libs, torch_ok, best=False):
+    """Median seconds per epoch and medians of paired ratios, with the other load; or,
+    with ``best``, the fastest epochs and ratios of those."""
     pairs = [(a, b) for a in ("trainer", "loop") for b in ("torch", "book")
              if a in libs and b in libs]
-    header += [f"{LABELS[a]}/{LABELS[b]}" for a, b in pairs] + ["other load"]
+    header = (["workload", "dtype", "batch"] + [f"{LABELS[i]} s" for i in libs]
+              + [f"{LABELS[a]}/{LABELS[b]}" for a, b in pairs] + ([] if best else ["other load"]))
+    seconds, ratio = (res.best, res.best_ratio) if best else (res.seconds, res.ratio)
     rows = []
     for w in grid:
         row = [f"{w.net} {w.recipe}", w.dtype, w.batch]
         for impl in libs:
             row.append("not installed" if impl == "torch" and not torch_ok
-                       else fmt(res.seconds(w.key, impl)))
+                       else fmt(seconds(w.key, impl)))
         for a, b in pairs:
-            row.append("–" if b == "torch" and not torch_ok
-                       else times(res.ratio(w.key, a, b)))
-        row.append(fmt(res.load(w.key), ".2f"))
-        rows.append(row)
-    return table(header, rows)
-
-
-def best_table(grid, res, libs, torch_ok):
-    header = ["workload", "dtype", "batch"] + [f"{LABELS[i]} s" for i in libs]
-    pairs = [(a, b) for a in ("trainer", "loop") for b in ("torch", "book")
-             if a in libs and b in libs]
-    header += [f"{LABELS[a]}/{LABELS[b]}" for a, b in pairs]
-    rows = []
-    for w in grid:
-        row = [f"{w.net} {w.recipe}", w.dtype, w.batch]
-        for impl in libs:
-            row.append("not installed" if impl == "torch" and not torch_ok
-                       else fmt(res.best(w.key, impl)))
-        for a, b in pairs:
-            ta, tb = res.best(w.key, a), res.best(w.key, b)
-            ok = ta is not None and tb is not None and not (b == "torch" and not torch_ok)
-            row.append(f"{ta / tb:.2f}×" if ok else "–")
+            row.append("–" if b == "torch" and not torch_ok else times(ratio(w.key, a, b)))
+        if not best:
+            row.append(fmt(res.load(w.key), ".2f"))
         rows.append(row)
     return table(header, rows)
 
@@ -592,9 +566,8 @@ def targets_table(res, grid, libs, acc, gradcheck_s):
         gap = 100 * (statistics.mean(acc["trainer"]) - statistics.mean(acc["torch"]))
         rows.append(["test accuracy within 0.5 points of PyTorch's (mean over seeds)",
                      f"{gap:+.2f} points", "met" if abs(gap) <= 0.5 else "not met"])
-    if gradcheck_s is not None:
-        rows.append(["gradient_check of 784-100-10 (directional) < 1 s", f"{gradcheck_s:.3f} s",
-                     "met" if gradcheck_s < 1 else "not met"])
+    rows.append(["gradient_check of 784-100-10 (directional) < 1 s", f"{gradcheck_s:.3f} s",
+                 "met" if gradcheck_s < 1 else "not met"])
     return table(["target", "measured", "verdict"], rows)
 
 
@@ -624,8 +597,7 @@ def run(args):
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     t_start = time.perf_counter()
 
-    meter = LoadMeter()
-    settle = Settle(meter, args.pause, args.idle_wait, args.idle_budget)
+    settle = Settle(LoadMeter(), args.pause, args.idle_wait, args.idle_budget)
     names = {"chainrule"} | {WORKER_OF[i] for i in libs if i != "torch" or torch_ok}
     workers = {}
     try:
@@ -651,15 +623,10 @@ def run(args):
             """Best of the runs so far; retried like the epochs when others are busy."""
             for dtype in ("float32", "float64"):
                 for name, store in (("chainrule", peaks), ("torch", torch_peaks)):
-                    if name not in workers:
-                        continue
-                    for _ in range(args.retries + 1):
-                        settle()
-                        out = measure(meter, workers[name], "peak", n=2048, dtype=dtype,
-                                      repeats=3 if args.quick else 10)
-                        if out["foreign"] is None or out["foreign"] <= BUSY:
-                            break
-                    store[dtype] = max(store.get(dtype, 0.0), out["gflops"])
+                    if name in workers:
+                        out, _ = measure(settle, args.retries, workers[name], "peak", n=2048,
+                                         dtype=dtype, repeats=3 if args.quick else 10)
+                        store[dtype] = max(store.get(dtype, 0.0), out["gflops"])
 
         measure_peaks()
 
@@ -670,40 +637,33 @@ def run(args):
             for r in range(args.repeats if main_row else args.extra_repeats):
                 order = timed[r % len(timed):] + timed[:r % len(timed)]
                 for impl in order:
-                    for attempt in range(args.retries + 1):
-                        settle()
-                        out = measure(meter, workers[WORKER_OF[impl]], "epoch", impl=impl,
-                                      workload=w.to_dict(), seed=r, warmup=args.warmup)
-                        if out["foreign"] is None or out["foreign"] <= BUSY:
-                            break
-                        if attempt < args.retries:
-                            res.retried += 1
+                    out, thrown = measure(settle, args.retries, workers[WORKER_OF[impl]],
+                                          "epoch", impl=impl, workload=w.to_dict(), seed=r,
+                                          warmup=WARMUP)
+                    res.retried += thrown
                     res.add(w.key, impl, out)
             say(f"[{n_done}/{len(grid)}] {w.key}: " + ", ".join(
                 f"{LABELS[i]} {res.seconds(w.key, i):.3f} s" for i in timed)
                 + f"; other load {fmt(res.load(w.key), '.2f')} cores")
 
         measure_peaks()  # again at the end: the best of both is the machine's limit
+        say("gradient_check ...")
         grad = {}
-        if not args.no_gradcheck:
-            say("gradient_check ...")
-            reps = 1 if args.quick else 5
-            for kind in ("mlp", "small"):
-                settle()
-                grad[kind] = workers["chainrule"].call("gradcheck", kind=kind, repeats=reps)
+        for kind in ("mlp", "small"):
+            settle()
+            grad[kind] = workers["chainrule"].call("gradcheck", kind=kind,
+                                                   repeats=1 if args.quick else 5)
 
+        say("accuracy ...")
+        acc_epochs = 1 if args.quick else 5
+        aw = Workload(MLP, "relu", "adam", "float32", 100)
         acc = {}
-        if args.accuracy_epochs > 0:
-            say("accuracy ...")
-            aw = Workload((784, 100, 10), "relu", "adam", "float32", 100)
-            seeds = list(range(args.accuracy_seeds))
-            for impl in ("trainer", "torch", "book"):
-                if impl not in libs or (impl == "torch" and not torch_ok):
-                    continue
+        for impl in ("trainer", "torch", "book"):
+            if impl in timed:
                 settle()
                 acc[impl] = workers[WORKER_OF[impl]].call(
-                    "accuracy", impl=impl, workload=aw.to_dict(), epochs=args.accuracy_epochs,
-                    seeds=seeds)["accuracy"]
+                    "accuracy", impl=impl, workload=aw.to_dict(), epochs=acc_epochs,
+                    seeds=list(range(1 if args.quick else 3)))["accuracy"]
     finally:
         for w in workers.values():
             w.close()
@@ -731,7 +691,7 @@ def run(args):
         f"{', '.join(THREAD_VARS)}, torch.set_num_threads)",
         f"- {args.repeats} repeats ({args.extra_repeats} for batch 32, batch 512 and the deep "
         f"net), interleaved, medians; pause {args.pause} s before each "
-        f"turn; idle wait up to {args.idle_wait:g} s; {args.warmup} warm-up batches before "
+        f"turn; idle wait up to {args.idle_wait:g} s; {WARMUP} warm-up batches before "
         "each timed epoch",
     ]
     loads = [v for vs in res.foreign.values() for v in vs if v is not None]
@@ -757,12 +717,12 @@ def run(args):
                  "Times are medians; ratios are medians of per-repeat ratios (below 1: "
                  "chainrule is faster). 'other load': median CPU use of other processes "
                  "during the measurements, in cores (0 on a quiet machine).\n")
-    parts.append(timing_table(grid, res, libs, torch_ok) + "\n")
+    parts.append(epoch_table(grid, res, libs, torch_ok) + "\n")
     parts.append("## Best epoch\n")
     parts.append("The fastest of the repeats, and ratios of those: on a machine whose speed "
                  "drifts (a shared host), the minimum is the steadier estimate of what the "
                  "code itself costs.\n")
-    parts.append(best_table(grid, res, libs, torch_ok) + "\n")
+    parts.append(epoch_table(grid, res, libs, torch_ok, best=True) + "\n")
     parts.append("## Fraction of the hardware limit\n")
     parts.append("GF/s = matrix-product FLOPs per epoch / seconds; % peak = that / NumPy's "
                  "peak GEMM of the same dtype. GFLOP/epoch = 2 N (3 F - d0 d1), "
@@ -771,23 +731,19 @@ def run(args):
                  "column uses 2 N 3 F.\n")
     parts.append(efficiency_table(grid, res, libs, peaks, torch_ok) + "\n")
 
-    if grad:
-        parts.append("## gradient_check\n")
-        rows = []
-        desc = {"mlp": ("784-100-10 ReLU, float32 (checked in float64)", "100 test images",
-                        "directional"),
-                "small": ("2-10-3 sigmoid, float64", "30 spiral points", "exact")}
-        for kind, out in grad.items():
-            net, data, mode = desc[kind]
-            rows.append([net, data, mode, f"{median(out['seconds']):.3f}",
-                         "yes" if out["passed"] else "NO", f"{out['max_rel_error']:.1e}"])
-        parts.append(table(["net", "data", "mode", "median s", "passed", "max rel error"], rows)
-                     + "\n")
+    parts.append("## gradient_check\n")
+    desc = {"mlp": ("784-100-10 ReLU, float32 (checked in float64)", "100 test images",
+                    "directional"),
+            "small": ("2-10-3 sigmoid, float64", "30 spiral points", "exact")}
+    rows = [[*desc[kind], f"{median(out['seconds']):.3f}", "yes" if out["passed"] else "NO",
+             f"{out['max_rel_error']:.1e}"] for kind, out in grad.items()]
+    parts.append(table(["net", "data", "mode", "median s", "passed", "max rel error"], rows)
+                 + "\n")
 
     if acc:
         parts.append("## Accuracy\n")
         parts.append(f"784-100-10 ReLU + Adam 0.001, float32, batch 100, "
-                     f"{args.accuracy_epochs} epochs; for each seed every implementation "
+                     f"{acc_epochs} epochs; for each seed every implementation "
                      "starts from the same weights (He normal, zero biases) and sees the same "
                      "batches in the same order (the permutations of "
                      "numpy.random.default_rng(seed)); test accuracy on the 10000 test "
@@ -796,7 +752,7 @@ def run(args):
                  f"{100 * statistics.mean(acc[i]):.2f}"] for i in acc]
         parts.append(table(["implementation", "per seed (%)", "mean (%)"], rows) + "\n")
 
-    gsec = median(grad["mlp"]["seconds"]) if "mlp" in grad else None
+    gsec = median(grad["mlp"]["seconds"])
     parts.append("## Targets\n")
     parts.append("The issue's targets (float32, batch 100, 784-100-10), judged on this run.\n")
     parts.append(targets_table(res, grid, libs, acc, gsec) + "\n")

@@ -7,22 +7,13 @@ and each step is ``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step
 the optimizers' default implementations. The images do not require grad, so the first
 layer computes no input gradient, as in chainrule.
 
-PyTorch is optional and imported lazily: ``version()`` returns None when it is absent,
-and nothing else here may be called then. chainrule never imports this module.
+PyTorch is optional and imported lazily (run.py checks that it is installed before it
+calls anything here). chainrule never imports this module.
 """
 
 from __future__ import annotations
 
 import re
-
-
-def version():
-    """torch.__version__, or None when PyTorch is not installed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch.__version__
 
 
 def info():
