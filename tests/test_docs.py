@@ -223,7 +223,7 @@ def _execute(block, namespace):
     else:
         from chainrule.cli import main
 
-        for command in _commands(block):
+        for command in shell_commands(block):
             words = shlex.split(command)
             assert words[0] == "chainrule", f"{block.where}: not a chainrule command: {command}"
             with contextlib.redirect_stdout(out):
@@ -234,7 +234,7 @@ def _execute(block, namespace):
     return out.getvalue()
 
 
-def _commands(block):
+def shell_commands(block):
     """The commands of a shell block: comments dropped, backslash continuations joined."""
     text = block.code.replace("\\\n", " ")
     return [line.split(" #")[0].strip() for line in text.splitlines()
@@ -255,7 +255,7 @@ def _check(block, printed):
         )
 
 
-def _requirement_missing(block):
+def requirement_missing(block):
     need = block.directives.get("requires")
     if need is None:
         return None
@@ -290,7 +290,7 @@ def test_doc_block(block, tmp_path_factory, docs_home, monkeypatch):
         current = blocks[run.done]
         if run.broken:
             pytest.skip(run.broken)
-        missing = _requirement_missing(current)
+        missing = requirement_missing(current)
         if missing:
             run.broken = f"skipped from {current.where} on: {missing}"
             pytest.skip(run.broken)
