@@ -1,8 +1,8 @@
-"""The chainrule side: one epoch through ``Trainer.fit`` and through the seed-003 loop.
+"""The chainrule side: one epoch through ``Trainer.fit`` and through the book-2 loop.
 
-The seed-003 loop is the four steps of book 2, written against chainrule's model
-protocol: take a mini-batch, ``loss = model.forward(x, t)``, ``model.backward()``,
-``optimizer.update(model.params, model.grads)``. Batches come from
+The book-2 loop is the four steps of book 2, ch. 1 (``train_custom_loop.py``), written
+against chainrule's model protocol: take a mini-batch, ``loss = model.forward(x, t)``,
+``model.backward()``, ``optimizer.update(model.params, model.grads)``. Batches come from
 ``chainrule.data.minibatches`` (a fresh permutation per epoch) and fancy indexing.
 
 Run on its own, for a profiler: ``python benchmarks/chainrule_mlp.py`` trains 784-100-10
@@ -48,7 +48,7 @@ def trainer_epoch(model, optimizer, x, t, batch_size, seed):
 
 
 def loop_epoch(model, optimizer, x, t, batch_size, seed):
-    """One epoch of the seed-003 loop; returns the last mini-batch loss."""
+    """One epoch of the book-2 loop; returns the last mini-batch loss."""
     loss = None
     for idx in minibatches(x.shape[0], batch_size, random_state=np.random.default_rng(seed)):
         loss = model.forward(x[idx], t[idx])

@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 IMPLS = ("torch", "book", "trainer", "loop")  # table order
-LABELS = {"torch": "PyTorch", "book": "book", "trainer": "Trainer", "loop": "seed-003 loop"}
+LABELS = {"torch": "PyTorch", "book": "book", "trainer": "Trainer", "loop": "book-2 loop"}
 WORKER_OF = {"torch": "torch", "book": "book", "trainer": "chainrule", "loop": "chainrule"}
 BUSY = 0.25  # cores used by other processes above which a measurement is disturbed
 WARMUP = 10  # mini-batches run on a throwaway model before each timed epoch

@@ -1,6 +1,7 @@
 """Crashes: SIGKILL during saves, SIGKILL or Ctrl-C during training, then resume."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,7 +126,13 @@ def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "checkpoint saved, continue with --resume" in err and "Traceback" not in err
-    subprocess.run(train_argv("adam", tmp_path / "o2", epochs, resume=folder), check=True)
+    assert not (tmp_path / "o1").exists()  # no run folder for a run without results
+    stopped_at = re.search(r"interrupted at (.*?); checkpoint saved", err).group(1)
+    resumed = subprocess.run(train_argv("adam", tmp_path / "o2", epochs, resume=folder,
+                                        quiet=False),
+                             capture_output=True, text=True, check=True)
+    # both messages name the same place in the same words
+    assert f"resumed from {folder / CHECKPOINT_NAME} at {stopped_at}" in resumed.stdout
     assert_same_run(final_state(folder), final_state(whole))
 
 

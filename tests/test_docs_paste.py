@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+
 from test_docs import (
     doc_files,
     first_difference,

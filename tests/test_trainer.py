@@ -485,13 +485,16 @@ def test_verbose_2_prints_one_line_per_epoch_to_stderr(capsys):
     assert "eval loss" in lines[0]
 
 
-def test_verbose_1_is_silent_when_stderr_is_not_a_terminal(capsys):
-    """verbose=1 with a captured (non-tty) stderr: no bar, no lines."""
+def test_verbose_1_prints_epoch_lines_when_stderr_is_not_a_terminal(capsys):
+    """verbose=1 with a captured (non-tty) stderr, as in a log file: a line per epoch."""
     assert not sys.stderr.isatty()
     x, t = make_data()
     Trainer(make_model(), SGD(), random_state=0).fit(x, t, max_epoch=3, batch_size=5,
                                                      verbose=1)
-    assert capsys.readouterr() == ("", "")
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert [line.split("  ")[0] for line in err.splitlines()] == ["epoch 1/3", "epoch 2/3",
+                                                                  "epoch 3/3"]
 
 
 # ---- callbacks -------------------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Stateless maths of the seeds: activations, softmax and losses.
+"""Stateless maths of book 1: activations, softmax and losses.
 
 Every function takes NumPy arrays and returns new arrays; none mutates its input.
 The names are the book's (``identity_function``, ``step_function``, ``sigmoid``,
-``softmax``, ``cross_entropy_error``, ...), so seed code runs with only its imports
-changed.
+``softmax``, ``cross_entropy_error``, ...), so the book's code runs with only its
+imports changed.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def step_function(x):
 def sigmoid(x):
     """y = 1 / (1 + exp(-x)), elementwise. Any shape.
 
-    The book's formula, so the seeds' numbers come out exactly. For very negative x,
+    The book's formula, so the book's numbers come out exactly. For very negative x,
     exp(-x) overflows to inf and y is the correct 0; that overflow is expected and not
     reported as a warning.
     """

@@ -147,8 +147,9 @@ class SoftmaxWithLoss(Layer):
     +1e-7 inside the log; the two differ by about 1e-7 / y relative).
 
     Backward: dx = (y - t) / N * dout, with labels turned into one-hot rows. For rows
-    that do not sum to 1 (seed 002 trains on ``np.random.rand(100, 10)``) the exact rule
-    is dx = (y * sum_k t_k - t) / N * dout, which is what is computed.
+    that do not sum to 1 (book 1, ch. 4 takes ``np.random.rand(100, 10)`` as targets for
+    ``two_layer_net.py``) the exact rule is dx = (y * sum_k t_k - t) / N * dout, which is
+    what is computed.
     """
 
     def forward(self, x, t):

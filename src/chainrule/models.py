@@ -155,14 +155,15 @@ class MultiLayerNet(Sequential):
 
 
 class SimpleNet(Model):
-    """The seeds' one-layer net: scores = x @ W with W of shape (2, 3), no bias.
+    """Book 1's ``simpleNet``: scores = x @ W with W of shape (2, 3), no bias.
 
     ``loss(x, t) = cross_entropy_error(softmax(x @ W), t)``, with the book's ``+1e-7``
-    inside the log, so the seeds' numbers come out exactly. Shapes: ``x`` is ``(2,)`` or
+    inside the log, so the book's numbers come out exactly. Shapes: ``x`` is ``(2,)`` or
     ``(N, 2)``; ``t`` a label, labels ``(N,)``, or one-hot / probability rows ``(N, 3)``.
 
     Unlike the layered models, ``predict`` returns the raw scores ``x @ W``, because the
-    seeds print it that way (seed 002 prints ``[-0.96961358 1.42048015 -0.01826406]``);
+    book prints it that way (book 1, ch. 4, ``gradient_simplenet.py``:
+    ``[-0.96961358 1.42048015 -0.01826406]``);
     ``scores`` is the same thing under the name the other models use, and
     ``predict_proba`` gives the class probabilities.
 
@@ -171,7 +172,7 @@ class SimpleNet(Model):
     Backward of the +1e-7 loss, with y = softmax(s) and N rows:
     dL/dy = -t / (y + 1e-7) / N, ds = y * (dL/dy - sum_k dL/dy_k y_k), dW = x.T @ ds.
 
-    ``W`` is drawn from the standard normal with ``random_state`` (the seeds call
+    ``W`` is drawn from the standard normal with ``random_state`` (the book calls
     ``np.random.randn(2, 3)``, which uses NumPy's global generator and so cannot be
     reproduced); pass ``W=`` to start from a known matrix.
     """

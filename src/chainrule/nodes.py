@@ -1,4 +1,4 @@
-"""Computational-graph nodes of seed 003, on the layer protocol.
+"""Computational-graph nodes of book 2, ch. 1, on the layer protocol.
 
 Every node has ``params`` and ``grads`` (lists, empty when it has none),
 ``forward(...)`` that keeps only what ``backward`` needs, and ``backward(dout)`` that

@@ -1,7 +1,7 @@
 """Numerical differentiation by central differences, and gradient descent / ascent.
 
-These follow the seeds exactly (h = 1e-4, ``(f(x+h) - f(x-h)) / 2h``, the same order of
-floating-point operations), so the numbers the seeds print come out to the last digit.
+These follow book 1, ch. 4 exactly (h = 1e-4, ``(f(x+h) - f(x-h)) / 2h``, the same order
+of floating-point operations), so the numbers the book prints come out to the last digit.
 They also fix the book's traps: integer arrays are refused instead of silently
 truncating ``x + h``, ``x`` is restored even when ``f`` raises, and descent never
 mutates the caller's starting point.
@@ -49,9 +49,9 @@ def numerical_gradient(f, x, h=1e-4):
     Shapes: ``x`` is a float array of any ndim; the result has its shape and dtype.
 
     ``x`` is perturbed *in place*, one element at a time, and restored exactly, so a
-    closure that ignores its argument and reads the array elsewhere works, as in the
-    seeds: ``numerical_gradient(lambda w: net.loss(x, t), net.W)``. The element is
-    restored even when ``f`` raises.
+    closure that ignores its argument and reads the array elsewhere works:
+    ``numerical_gradient(lambda w: net.loss(x, t), net.W)``, as in book 1, ch. 4,
+    ``gradient_simplenet.py``. The element is restored even when ``f`` raises.
 
     Raises ``TypeError`` for integer (or other non-float) arrays: ``x + h`` would be
     truncated back to the integer and the gradient silently wrong (the book's code
@@ -148,8 +148,9 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, history=False):
     The gradient is ``numerical_gradient(f, x)``. ``init_x`` may be a list or an integer
     array; it is copied to float64 and never mutated. Returns the final ``x``, or
     ``(x, path)`` with ``history=True``, where ``path`` has shape ``(step_num + 1, D)``:
-    the start and every step. (The book updates ``init_x`` in place; seed 001 passes an
-    integer array, so its first step is truncated and it prints different numbers.)
+    the start and every step. (The book updates ``init_x`` in place; started from an
+    integer array such as ``[3, 2]``, the book's loop truncates its first step and prints
+    different numbers.)
 
     Emits ``DivergenceWarning`` naming the learning rate when the run diverges: values
     become non-finite (the loop stops there), or f ends larger than it started while x

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import math
-import shutil
-import sys
 import time
 from dataclasses import dataclass, field, fields
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from .data.batching import BatchIterator
 from .evaluation import evaluate
+from .progress import Progress
 from .protocol import count_correct
 from .validation import InputTypeError, InputValueError, check_positive
 
@@ -124,51 +123,6 @@ class ClipGradNorm:
         self.norm = clip_grads(grads, self.max_norm)
 
 
-class _Progress:
-    """tqdm bar on a terminal (when installed), else one line per epoch, else nothing."""
-
-    def __init__(self, verbose, total_epochs, batches):
-        tty = sys.stderr.isatty()
-        self.bar = None
-        self.lines = verbose >= 2 or (verbose == 1 and tty)
-        if verbose == 1 and tty:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                # a terminal that reports 0 columns (some pseudo-terminals) gets 100
-                width = shutil.get_terminal_size((100, 20)).columns or 100
-                self.bar = tqdm(total=total_epochs * batches, unit="batch", leave=True,
-                                ncols=min(width, 120))
-                self.lines = False
-
-    def step(self, epoch, loss, accuracy):
-        if self.bar is not None:
-            self.bar.set_description(f"epoch {epoch}", refresh=False)
-            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}", refresh=False)
-            self.bar.update(1)
-
-    def epoch_end(self, history, max_epoch):
-        if not (self.lines or self.bar is not None):
-            return
-        i = -1
-        text = (f"epoch {history.epoch[i]}/{max_epoch}  loss {history.train_loss[i]:.4f}  "
-                f"acc {history.train_accuracy[i]:.4f}")
-        if history.eval_loss[i] is not None:
-            text += (f"  eval loss {history.eval_loss[i]:.4f}  "
-                     f"eval acc {history.eval_accuracy[i]:.4f}")
-        text += f"  lr {history.lr[i]:.3g}  {history.seconds[i]:.2f}s"
-        if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)  # above the bar, which stays at the bottom
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 class Trainer:
     """Trains ``model`` with ``optimizer`` on mini-batches.
 
@@ -241,15 +195,18 @@ class Trainer:
         return evaluate(self.model, x, t, batch_size)
 
     def fit(self, x, t, max_epoch=10, batch_size=100, eval_data=None, max_grad=None,
-            verbose=1, *, shuffle=True, drop_last=False, callbacks=(), step_callbacks=()):
+            verbose=1, *, shuffle=True, drop_last=False, callbacks=(), step_callbacks=(),
+            eval_name="eval"):
         """Train until ``max_epoch`` epochs are done in all; returns the History.
 
         ``x`` (N, features) and ``t`` (labels (N,), or rows (N, C)) are checked once here
         (lengths, feature count, label range, NaN/inf), and converted once to the
         model's dtype. ``eval_data=(x_eval, t_eval)`` is evaluated at each epoch's end.
         ``max_grad`` clips the global gradient norm (a ``ClipGradNorm`` transform for
-        this fit). ``verbose``: 0 silent, 1 a progress bar (or a line per epoch) only on
-        a terminal, 2 a line per epoch always. ``callbacks`` are called as
+        this fit). ``verbose`` (on stderr, ``chainrule.progress``): 0 nothing; 1 a
+        progress bar with a line per epoch on a terminal, a line per epoch elsewhere;
+        2 also a line every tenth of an epoch when not on a terminal. ``eval_name``
+        names the evaluation data in those lines. ``callbacks`` are called as
         ``callback(trainer)`` after each epoch, ``step_callbacks`` after each step.
 
         Raises ``TrainingDiverged`` when a mini-batch loss is NaN or infinite.
@@ -269,7 +226,9 @@ class Trainer:
                                             t_name="eval_data t")
         batches = BatchIterator(x, t, batch_size, shuffle=shuffle, drop_last=drop_last,
                                 random_state=self.rng)
-        progress = _Progress(verbose, max_epoch - self.epoch, len(batches))
+        progress = Progress(verbose, max_epoch, len(batches), self.batch_in_epoch,
+                            remaining_epochs=max(max_epoch - self.epoch, 0),
+                            eval_name=eval_name)
         self.stop_requested = False
         # overflow on the way to a non-finite loss is reported once, as TrainingDiverged
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -297,7 +256,7 @@ class Trainer:
                     for callback in step_callbacks:
                         callback(self)
                     loss_sum, correct, seen, _ = self.running
-                    progress.step(self.epoch + 1, self.history.loss[-1], correct / seen)
+                    progress.step(self.epoch + 1, k + 1, self.history.loss[-1], correct / seen)
                     if self.stop_requested and self.batch_in_epoch < len(batches):
                         self.running[3] += time.perf_counter() - start
                         return  # stopped between two steps; state_dict() can resume here
@@ -306,7 +265,7 @@ class Trainer:
                 self.batch_in_epoch = 0
                 loss_sum, correct, seen, seconds = self.running
                 self._record(loss_sum / seen, correct / seen, eval_data, seconds)
-                progress.epoch_end(self.history, max_epoch)
+                progress.epoch_end(self.history)
                 for callback in callbacks:
                     callback(self)
         finally:

@@ -87,6 +87,9 @@ def add_parser(subparsers):
                    help="continue the run checkpointed in DIR (same arguments; --epochs may "
                    "grow); a DIR without a complete checkpoint starts from the beginning")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
+    p.add_argument("--verbose", action="store_true",
+                   help="more progress: when not on a terminal, also a line every tenth of "
+                   "an epoch (default: a bar on a terminal, a line per epoch in a log)")
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.set_defaults(handler=run, parser=p)
 
@@ -109,17 +112,26 @@ def load_dataset(name, data_dir=None, quiet=False):
 
 
 def _run_dir(out):
+    """The run folder's path (made only when there are results to write)."""
     if out is not None:
-        path = Path(out)
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path("runs") / stamp
-        suffix = 1
-        while path.exists():
-            suffix += 1
-            path = Path("runs") / f"{stamp}-{suffix}"
-    path.mkdir(parents=True, exist_ok=True)
+        return Path(out)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path("runs") / stamp
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path("runs") / f"{stamp}-{suffix}"
     return path
+
+
+def position(trainer, batches):
+    """Where a run stands, in the words both the interrupt and the resume messages use."""
+    if trainer.batch_in_epoch:
+        return (f"epoch {trainer.epoch + 1}, batch {trainer.batch_in_epoch} of {batches} "
+                f"(iteration {trainer.iteration})")
+    if trainer.epoch == 0:
+        return "the start (iteration 0)"
+    return f"the end of epoch {trainer.epoch} (iteration {trainer.iteration})"
 
 
 def _figures(run_dir, history, model, train, say):
@@ -160,7 +172,7 @@ def _checkpoint_dir(args):
     return folder
 
 
-def _resume(trainer, args, folder, say):
+def _resume(trainer, args, folder, say, batches):
     """Restore the checkpoint in ``folder`` if there is one; check the arguments match."""
     from ..checkpoint import CHECKPOINT_NAME, restore_checkpoint
 
@@ -174,7 +186,7 @@ def _resume(trainer, args, folder, say):
     if differ:
         raise UsageError(f"--resume: the checkpoint was written with other arguments: "
                          f"{'; '.join(differ)}")
-    say(f"resumed from {path}: epoch {trainer.epoch}, iteration {trainer.iteration}")
+    say(f"resumed from {path} at {position(trainer, batches)}")
 
 
 def _plain(value):
@@ -217,12 +229,13 @@ def run(args):
     trainer = Trainer(model, optimizer, random_state=args.seed)
     folder = _checkpoint_dir(args)
     saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
+    batches = -(-train[0].shape[0] // args.batch_size)
     callbacks = []
     if folder is not None:
         if args.resume:
-            _resume(trainer, args, folder, say)
+            _resume(trainer, args, folder, say, batches)
         callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME, saved_args))
-    run_dir = _run_dir(args.out)  # only once every argument has been accepted
+    run_dir = _run_dir(args.out)  # made only after training, so an interrupt leaves none
     say(f"{args.dataset}: {train[0].shape[0]} training samples"
         + (f", {test[0].shape[0]} test samples" if test else ""))
     say(model.summary())
@@ -233,13 +246,15 @@ def run(args):
     try:
         history = trainer.fit(*train, max_epoch=args.epochs, batch_size=args.batch_size,
                               eval_data=test, max_grad=args.max_grad,
-                              verbose=0 if args.quiet else 1, callbacks=callbacks)
+                              verbose=0 if args.quiet else 1 + args.verbose,
+                              callbacks=callbacks, eval_name="test")
     finally:
         signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - start
-    per_epoch = seconds / max(trainer.epoch - first_epoch, 1)
+    finished = trainer.epoch - first_epoch  # whole epochs this run; the first may be resumed
+    per_epoch = sum(history.seconds[-finished:]) / finished if finished else None
     if trainer.stop_requested and trainer.epoch < args.epochs:
-        where = f"epoch {trainer.epoch + 1}, after iteration {trainer.iteration}"
+        where = position(trainer, batches)
         if folder is None:
             print(f"chainrule train: interrupted at {where}; nothing saved (use "
                   "--checkpoint-dir to be able to resume)", file=sys.stderr)
@@ -263,14 +278,16 @@ def run(args):
         "seconds": seconds, "seconds_per_epoch": per_epoch,
         "params": model.num_params, "out": str(run_dir),
     }
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history.to_csv(run_dir / "history.csv")
     save_model(model, run_dir / "model.safetensors")
     figures = _figures(run_dir, history, model, train, say)
 
     test_text = "n/a (no test split)" if test_accuracy is None else f"{test_accuracy:.4f}"
+    speed = "" if per_epoch is None else f", {per_epoch:.3f} s/epoch"
     say(f"train loss {train_loss:.4f}  train accuracy {train_accuracy:.4f}  "
-        f"test accuracy {test_text}  ({seconds:.1f} s, {per_epoch:.3f} s/epoch)")
+        f"test accuracy {test_text}  ({seconds:.1f} s{speed})")
     files = ["metrics.json", "history.csv", "model.safetensors", *figures]
     say(f"wrote {run_dir}{os.sep}: {', '.join(files)}")
     if args.json:
