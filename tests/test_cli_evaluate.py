@@ -44,7 +44,7 @@ def test_evaluate_matches_the_model(spiral_model, capsys, tmp_path):
 def test_evaluate_text_output(spiral_model, capsys):
     assert main(["evaluate", str(spiral_model), "--dataset", "spiral"]) == 0
     out = capsys.readouterr().out
-    assert "accuracy" in out and "true\\pred" in out
+    assert "accuracy" in out and "true \\ predicted" in out
     assert (spiral_model.parent / "confusion.png").exists()  # next to the model by default
 
 
@@ -69,3 +69,34 @@ def test_predict_prints_classes_and_accepts_one_sample(spiral_model, tmp_path, c
     line = capsys.readouterr().out.strip()
     expected = int(np.argmax(load_model(spiral_model).predict(x[150:151])))
     assert line.startswith("0  class") and f"class {expected}" in line
+
+
+def test_predict_warns_on_raw_pixels_and_scale_fixes_them(tmp_path, capsys):
+    from chainrule.checkpoint import save_model
+    from chainrule.models import TwoLayerNet
+
+    model = TwoLayerNet(16, 8, 3, activation="relu", random_state=0)
+    save_model(model, tmp_path / "m.safetensors")
+    pixels = np.random.default_rng(0).integers(0, 256, size=(5, 4, 4)).astype(np.uint8)
+    np.save(tmp_path / "raw.npy", pixels)
+    np.save(tmp_path / "scaled.npy", pixels / 255.0)
+    assert main(["predict", str(tmp_path / "m.safetensors"), str(tmp_path / "raw.npy")]) == 0
+    err = capsys.readouterr().err
+    assert "like raw 0-255 pixels" in err and "--scale 255" in err
+    for name, extra in (("raw.npy", ["--scale", "255"]), ("scaled.npy", [])):
+        assert main(["predict", str(tmp_path / "m.safetensors"), str(tmp_path / name),
+                     "--out", str(tmp_path / f"p-{name}"), *extra]) == 0
+        assert "warning" not in capsys.readouterr().err
+    np.testing.assert_allclose(np.load(tmp_path / "p-raw.npy"), np.load(tmp_path / "p-scaled.npy"))
+    np.testing.assert_allclose(np.load(tmp_path / "p-raw.npy"),
+                               model.predict(pixels.reshape(5, 16) / 255.0))
+
+
+def test_the_text_confusion_matrix_names_the_classes():
+    from chainrule.cli.evaluate import FASHION_NAMES, format_confusion
+
+    counts = np.diag(np.arange(10, 20))
+    lines = format_confusion(counts, FASHION_NAMES).splitlines()
+    assert lines[1].split()[:3] == ["0", "T-shirt/top", "10"]
+    assert lines[10].startswith("9 Ankle boot") and lines[10].split()[-1] == "19"
+    assert format_confusion(counts).splitlines()[1].split()[:2] == ["0", "10"]

@@ -173,6 +173,9 @@ def load(spec, **kwargs):
 
 
 def leftovers(directory):
+    """Temporary files left in a download folder (none when the folder is gone)."""
+    if not directory.exists():
+        return []
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
 
 
@@ -253,7 +256,7 @@ def test_bad_mirror_responses_are_errors(server, toy, isolated_dirs, mode, error
     with pytest.raises(DownloadError, match=error):
         load(spec_for(server.root), mirrors=[server.url("bad")])
     dest = isolated_dirs / "chainrule" / "toy"
-    assert list(dest.iterdir()) == []  # no final file, no temporary file
+    assert not dest.exists()  # no final file, no temporary file, no empty folder
 
 
 @pytest.mark.parametrize("mode", ["short", "truncate"])
@@ -261,7 +264,7 @@ def test_truncated_download_with_decompressed_hash(server, toy, isolated_dirs, m
     server.modes["bad"] = mode
     with pytest.raises(DownloadError, match="bad/train-images-idx3-ubyte.gz"):
         load(spec_for(server.root, "idx"), mirrors=[server.url("bad")])
-    assert list((isolated_dirs / "chainrule" / "toy").iterdir()) == []
+    assert not (isolated_dirs / "chainrule" / "toy").exists()
 
 
 def test_dead_mirror_then_good_one(server, toy, dead_mirror, isolated_dirs):
@@ -293,7 +296,24 @@ def test_all_mirrors_dead_is_quick_and_names_every_mirror(server, toy, dead_mirr
     tried = [url for url, _ in e.value.attempts]
     assert tried == [f"{m}train-images-idx3-ubyte.gz" for m in mirrors]
     assert isinstance(e.value, OSError)
-    assert list(dest.iterdir()) == []
+    assert not (isolated_dirs / "chainrule").exists()  # no empty folders left behind
+
+
+def test_the_cli_offline_says_data_dir_in_its_own_words(dead_mirror, isolated_dirs,
+                                                        monkeypatch, capsys, tmp_path):
+    import dataclasses
+
+    from chainrule.cli import main
+    from chainrule.data import mnist
+
+    monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(mnist.MNIST,
+                                                            mirrors=(dead_mirror,)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "mnist", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --data-dir DIR or set CHAINRULE_DATA" in err and "data_dir=" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (isolated_dirs / "chainrule").exists() and not (tmp_path / "runs").exists()
 
 
 def test_progress_line_on_stderr(server, toy, capsys):
@@ -450,7 +470,7 @@ def test_load_mnist_checks_the_pinned_hashes(tmp_path, server, toy, isolated_dir
     with pytest.raises(DownloadError, match="ChecksumError") as e:
         load_mnist(mirrors=[server.url("good")], progress=False)
     assert str(e.value).startswith("mnist: could not download train-images-idx3-ubyte.gz")
-    assert list((isolated_dirs / "chainrule" / "mnist").iterdir()) == []
+    assert not (isolated_dirs / "chainrule" / "mnist").exists()
     # local .gz files: hash of the .gz; raw files: structure, here the pinned shape
     with pytest.raises(ChecksumError, match="SHA-256 of the file"):
         load_mnist(data_dir=write_dataset(tmp_path / "gz", toy), download=False)

@@ -133,3 +133,16 @@ def test_matplotlib_is_imported_lazily():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+
+
+def test_the_evaluation_curves_carry_the_name_the_console_uses():
+    from chainrule.plotting import plot_accuracy, plot_loss
+    from chainrule.trainer import History
+
+    history = History(loss=[1.0, 0.8, 0.6, 0.5], epoch=[1, 2], train_loss=[0.9, 0.55],
+                      train_accuracy=[0.5, 0.7], eval_loss=[0.7, 0.6],
+                      eval_accuracy=[0.6, 0.65], lr=[0.1, 0.1], seconds=[1.0, 1.0])
+    for plot, what in ((plot_loss, "loss"), (plot_accuracy, "accuracy")):
+        figure = plot(history, eval_name="test")
+        labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+        assert f"test {what}" in labels and f"eval {what}" not in labels

@@ -133,13 +133,14 @@ def plot_gradient_field(f, out=None, *, window=(-2.0, 2.5, -2.0, 2.5), n=18, tit
     return _finish(plt, fig, out)
 
 
-def plot_loss(history, out=None, *, title=None):
+def plot_loss(history, out=None, *, title=None, eval_name="eval"):
     """Per-iteration mini-batch loss with the per-epoch train (and eval) loss on top.
 
     ``history`` is a ``trainer.History``. The x axis counts epochs; each iteration sits
     at its fraction of an epoch, each epoch's mean train loss at the epoch's middle (it
-    is an average over the epoch) and the eval loss at its end. Writes a PNG to ``out``
-    when given; returns the Figure.
+    is an average over the epoch) and the eval loss at its end, labelled ``eval_name``
+    ("test" when the evaluation data is the test split). Writes a PNG to ``out`` when
+    given; returns the Figure.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -156,7 +157,7 @@ def plot_loss(history, out=None, *, title=None):
             label="train loss (epoch mean)")
     if any(v is not None for v in history.eval_loss):
         ax.plot(history.epoch, history.eval_loss, dots, color="tab:orange", markersize=3,
-                label="eval loss")
+                label=f"{eval_name} loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title or "loss")
@@ -165,8 +166,10 @@ def plot_loss(history, out=None, *, title=None):
     return _finish(plt, fig, out)
 
 
-def plot_accuracy(history, out=None, *, title=None):
+def plot_accuracy(history, out=None, *, title=None, eval_name="eval"):
     """Per-epoch train (and eval) accuracy from a ``History``; returns the Figure.
+
+    The evaluation curve is labelled ``eval_name`` ("test" in ``chainrule train``).
 
     The train accuracy is a running average over each epoch, so it is drawn at the
     epoch's middle; the eval accuracy, measured at the epoch's end, at its end. The y
@@ -179,7 +182,8 @@ def plot_accuracy(history, out=None, *, title=None):
     ax.plot(middle, history.train_accuracy, dots, markersize=3, label="train accuracy (running)")
     values = list(history.train_accuracy)
     if any(v is not None for v in history.eval_accuracy):
-        ax.plot(history.epoch, history.eval_accuracy, dots, markersize=3, label="eval accuracy")
+        ax.plot(history.epoch, history.eval_accuracy, dots, markersize=3,
+                label=f"{eval_name} accuracy")
         values += [v for v in history.eval_accuracy if v is not None]
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")

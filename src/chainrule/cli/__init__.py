@@ -1,7 +1,7 @@
 """The ``chainrule`` command line: parse, call the library, print.
 
 Errors in what the user typed or gave (chainrule's own ``ChainruleInputError``s: bad
-arguments, bad files) print a usage line and one error line and exit 2; failures that
+arguments, bad files) print one error line with a hint (``--help``) and exit 2; failures that
 are not the user's fault (no network, a full disk, a diverging run) print one line with
 a hint and exit 1, and so does anything unexpected — a bug — whose traceback
 ``chainrule --debug COMMAND ...`` shows. No command ever ends in a traceback otherwise.
@@ -14,7 +14,7 @@ import traceback
 
 from ..validation import ChainruleInputError
 from . import evaluate, gd, gradcheck, train
-from .common import Parser, join_negative_values
+from .common import Parser, join_negative_values, usage_error_line
 
 __all__ = ["main", "build_parser"]
 
@@ -54,8 +54,7 @@ def main(argv=None):
     try:
         return args.handler(args)
     except ChainruleInputError as exc:  # UsageError and ModelFileError are ones too
-        args.parser.print_usage(sys.stderr)
-        print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        print(usage_error_line(args.parser.prog, one_line(exc)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

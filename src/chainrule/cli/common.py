@@ -19,11 +19,20 @@ class UsageError(InputValueError):
 
 
 class Parser(argparse.ArgumentParser):
-    """ArgumentParser whose help keeps the examples' line breaks."""
+    """ArgumentParser whose help keeps the examples' line breaks, and whose errors are one
+    line with a hint, not the whole usage block."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, usage_error_line(self.prog, message) + "\n")
+
+
+def usage_error_line(prog, message):
+    """``prog: error: message (see 'prog --help')``: what every usage error prints."""
+    return f"{prog}: error: {message} (see '{prog} --help')"
 
 
 def _number(cast, accept, expected):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from .common import UsageError, existing_dir
+from .common import UsageError, existing_dir, positive_float
 
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot"]
@@ -23,6 +24,7 @@ PREDICT_EXAMPLES = """\
 examples:
   chainrule predict model.safetensors images.npy                 prints class and probability
   chainrule predict model.safetensors images.npy --out probs.npy    (N, classes) probabilities
+  chainrule predict model.safetensors pixels.npy --scale 255      raw 0-255 images
 INPUT.npy holds (N, features) rows, (N, 28, 28) or (N, 1, 28, 28) images, or one sample.
 """
 
@@ -51,6 +53,9 @@ def add_parser(subparsers):
     q.add_argument("input", metavar="INPUT.npy", help="inputs as a NumPy .npy file")
     q.add_argument("--out", default=None, metavar="OUT.npy",
                    help="write the (N, classes) probabilities there instead of printing")
+    q.add_argument("--scale", type=positive_float, default=1.0, metavar="DIVISOR",
+                   help="divide the inputs by DIVISOR first: --scale 255 for raw 8-bit "
+                   "pixels, since the data sets train on values in [0, 1] (default: 1)")
     q.set_defaults(handler=run_predict, parser=q)
 
 
@@ -73,10 +78,16 @@ def _inputs_for(model, x, what):
                      f"sample: {want} or one sample")
 
 
-def format_confusion(counts):
+def format_confusion(counts, names=None):
+    """The matrix as text: rows are true classes (with their names when known), columns
+    the predicted class numbers."""
     width = max(5, len(str(counts.max())) + 1)
-    head = "true\\pred" + "".join(f"{j:>{width}}" for j in range(counts.shape[1]))
-    rows = [f"{i:>9}" + "".join(f"{v:>{width}}" for v in row) for i, row in enumerate(counts)]
+    labels = [f"{i} {names[i]}" if names else str(i) for i in range(counts.shape[0])]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(len(label) for label in labels)) + 1
+    head = f"{corner:<{first}}" + "".join(f"{j:>{width}}" for j in range(counts.shape[1]))
+    rows = [f"{label:<{first}}" + "".join(f"{v:>{width}}" for v in row)
+            for label, row in zip(labels, counts, strict=True)]
     return "\n".join([head, *rows])
 
 
@@ -97,6 +108,7 @@ def run_evaluate(args):
     loss, accuracy = evaluate(model, x, t, checked=True)
     predicted = np.argmax(predict_proba(model, x), axis=1)
     counts = confusion_matrix(t, predicted, model.output_size)
+    names = FASHION_NAMES if args.dataset == "fashion-mnist" else None
     out_dir = Path(args.out) if args.out else Path(args.model).resolve().parent
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out must be a directory, got {str(out_dir)!r} (a file)")
@@ -105,7 +117,6 @@ def run_evaluate(args):
     try:
         from ..plotting import plot_confusion_matrix
 
-        names = FASHION_NAMES if args.dataset == "fashion-mnist" else None
         figure = out_dir / "confusion.png"
         plot_confusion_matrix(counts, figure, labels=names,
                               title=f"{args.dataset} ({args.split}): accuracy {accuracy:.4f}")
@@ -118,7 +129,7 @@ def run_evaluate(args):
     if not args.json:
         print(f"{type(model).__name__} on {args.dataset} ({args.split}, {x.shape[0]} samples): "
               f"loss {loss:.4f}  accuracy {accuracy:.4f}")
-        print(format_confusion(counts))
+        print(format_confusion(counts, names))
         print(f"wrote {figure}" if figure else "no figure (pip install 'chainrule[plot]')")
     else:
         print(json.dumps(result))
@@ -145,6 +156,12 @@ def _read_npy(path):
                          "chainrule never loads pickled data)") from None
 
 
+def looks_like_raw_pixels(x):
+    """Whole numbers in [0, 255] reaching above 1: 8-bit pixels nobody divided by 255."""
+    high = float(x.max())
+    return 1.0 < high <= 255.0 and float(x.min()) >= 0.0 and bool(np.all(x == np.round(x)))
+
+
 def run_predict(args):
     from ..atomic import atomic_write
     from ..evaluation import predict_proba
@@ -160,6 +177,13 @@ def run_predict(args):
         raise UsageError(f"INPUT.npy {args.input!r} is empty (shape {x.shape})")
     x = _inputs_for(model, x, f"INPUT.npy {args.input!r}")
     x = model.validate(x, x_name=f"INPUT.npy {args.input!r}")
+    if args.scale != 1.0:
+        x = x / np.asarray(args.scale, dtype=x.dtype)
+    elif looks_like_raw_pixels(x):
+        print(f"chainrule predict: warning: INPUT.npy {args.input!r} holds whole numbers up to "
+              f"{x.max():g}, like raw 0-255 pixels, but the data sets train on values in "
+              "[0, 1]: the probabilities below are likely wrong; pass --scale 255",
+              file=sys.stderr)
     probabilities = predict_proba(model, x)
     if args.out:
         with atomic_write(args.out) as fh:

@@ -49,6 +49,16 @@ def _run_gradcheck(args):
     seconds = time.perf_counter() - start
     print(repr(model))
     print(report)
-    print(f"checked {model.num_params:,} parameters in {seconds:.2f} s")
+    print(f"{what_was_checked(report, model.num_params)} in {seconds:.2f} s")
     return 0 if report.passed else 1
 
+
+
+def what_was_checked(report, num_params):
+    """Say what the check covered: every element, or a few directions per array."""
+    arrays = len(report.entries)
+    if all(entry.mode == "exact" for entry in report.entries):
+        return (f"checked every element of {arrays} arrays ({num_params:,} parameters and "
+                "the input) by central differences")
+    return (f"checked {arrays} arrays ({num_params:,} parameters and the input) along a few "
+            "directions each (directional mode; --mode exact checks every element)")

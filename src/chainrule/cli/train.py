@@ -103,12 +103,18 @@ def _resolve_defaults(args):
 def load_dataset(name, data_dir=None, quiet=False):
     """((x_train, t_train), (x_test, t_test) or None) for a dataset name."""
     from ..data import load_fashion_mnist, load_mnist, load_spiral
+    from ..data.download import DownloadError
 
     if name == "spiral":
         x, t = load_spiral()
         return (x, np.argmax(t, axis=1)), None
     loader = load_mnist if name == "mnist" else load_fashion_mnist
-    return loader(data_dir=data_dir, progress=not quiet)
+    try:
+        return loader(data_dir=data_dir, progress=not quiet)
+    except DownloadError as exc:  # say it in the command line's words
+        text = str(exc).replace("pass data_dir= (on the command line --data-dir DIR)",
+                                "pass --data-dir DIR")
+        raise DownloadError(text, exc.attempts) from None
 
 
 def _run_dir(out):
@@ -143,8 +149,8 @@ def _figures(run_dir, history, model, train, say):
         say("matplotlib is not installed: no figures (pip install 'chainrule[plot]')")
         return []
     written = []
-    plotting.plot_loss(history, run_dir / "loss.png")
-    plotting.plot_accuracy(history, run_dir / "accuracy.png")
+    plotting.plot_loss(history, run_dir / "loss.png", eval_name="test")
+    plotting.plot_accuracy(history, run_dir / "accuracy.png", eval_name="test")
     written += ["loss.png", "accuracy.png"]
     if train[0].shape[1] == 2:
         plotting.plot_decision_boundary(model, *train, run_dir / "decision_boundary.png")

@@ -18,6 +18,7 @@ modification times, read without pickle), so later loads skip decompression and 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -184,7 +185,18 @@ def _file_list(spec):
 
 def _download(spec, data_dir, mirrors, progress, timeout):
     dest = _download_dir(spec, data_dir)
+    made = [d for d in (dest, *dest.parents) if not d.exists()]  # removed again if empty
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_into(dest, spec, mirrors, progress, timeout)
+    except DownloadError:
+        for folder in made:  # deepest first: leave no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _download_into(dest, spec, mirrors, progress, timeout):
     for fspec in spec.files:
         if _locate(dest, fspec) is not None:
             continue  # verified with the others when loaded
@@ -194,8 +206,9 @@ def _download(spec, data_dir, mirrors, progress, timeout):
         except DownloadError as exc:
             raise DownloadError(
                 f"{spec.name}: {exc}\nDownload the files by hand and put them into {dest} "
-                f"(gzip-compressed or not): {_file_list(spec)}; or pass data_dir= or set "
-                "CHAINRULE_DATA to a directory that holds them.",
+                f"(gzip-compressed or not): {_file_list(spec)}; or pass data_dir= (on the "
+                "command line --data-dir DIR) or set CHAINRULE_DATA to a directory that "
+                "holds them.",
                 exc.attempts,
             ) from None
     return dest
