@@ -54,9 +54,9 @@ def register_model(cls):
 
 
 def _model_classes():
-    from .models import MultiLayerNet, SimpleNet, TwoLayerNet
+    from .models import DeepConvNet, MultiLayerNet, SimpleConvNet, SimpleNet, TwoLayerNet
 
-    for cls in (TwoLayerNet, MultiLayerNet, SimpleNet):
+    for cls in (TwoLayerNet, MultiLayerNet, SimpleNet, SimpleConvNet, DeepConvNet):
         _REGISTRY.setdefault(cls.__name__, cls)
     return _REGISTRY
 

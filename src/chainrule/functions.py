@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validation import InputValueError
+
 __all__ = [
     "identity_function",
     "step_function",
@@ -23,6 +25,11 @@ __all__ = [
     "cross_entropy_error",
     "mean_squared_error",
     "softmax_loss",
+    "conv_output_size",
+    "im2col",
+    "col2im",
+    "windows_of",
+    "fold",
 ]
 
 #: The book's guard inside the logarithm of ``cross_entropy_error``.
@@ -149,3 +156,77 @@ def mean_squared_error(y, t):
 def softmax_loss(x, t):
     """E = cross_entropy_error(softmax(x), t): logits ``(N, C)`` or ``(C,)`` with targets."""
     return cross_entropy_error(softmax(x), t)
+
+
+# ---- convolution as a matrix product (book 1, ch. 7) ---------------------------------
+
+
+def conv_output_size(input_size, filter_size, stride=1, pad=0):
+    """OH = floor((H + 2 pad - FH) / stride) + 1: output size of a convolution or pooling.
+
+    Rows or columns left over at the far edge are dropped, as in PyTorch and in book 1's
+    ``im2col`` (whose ``conv_output_size`` returns the unfloored quotient).
+    """
+    size = (input_size + 2 * pad - filter_size) // stride + 1
+    if size < 1:
+        raise InputValueError(
+            f"a filter of {filter_size} with pad {pad} does not fit an input of size "
+            f"{input_size}: the output would have {size} rows or columns"
+        )
+    return int(size)
+
+
+def windows_of(x, filter_h, filter_w, stride=1, pad=0, fill=0.0):
+    """(N, C, OH, OW, FH, FW): every filter window of x padded with ``fill``, as a view.
+
+    No copy is made (``numpy.lib.stride_tricks.sliding_window_view``); ``im2col`` and the
+    convolution layer arrange it into the layout they multiply.
+    """
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=fill)
+    view = np.lib.stride_tricks.sliding_window_view(x, (filter_h, filter_w), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """Unfold images into rows of filter windows: (N, C, H, W) -> (N*OH*OW, C*FH*FW).
+
+    Row n*OH*OW + i*OW + j holds the window under output pixel (i, j) of image n, channel
+    by channel, so a convolution is one matrix product ``im2col(x) @ W.reshape(FN, -1).T``
+    (book 1, ch. 7, same signature and layout). Built from a strided view of the padded
+    input (no Python loop over samples or pixels), copied once into the result.
+    """
+    n, c, h, w = input_data.shape
+    oh = conv_output_size(h, filter_h, stride, pad)
+    ow = conv_output_size(w, filter_w, stride, pad)
+    windows = windows_of(input_data, filter_h, filter_w, stride, pad)
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * filter_h * filter_w)
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """The adjoint of ``im2col``: add every window's values back where they came from.
+
+    (N*OH*OW, C*FH*FW) -> ``input_shape`` (N, C, H, W). Where windows overlap the values
+    add up, so <im2col(x), c> = <x, col2im(c)> for every x and c: this is how a
+    convolution's gradient reaches its input. One vectorised addition per filter offset
+    (FH*FW of them), as in book 1.
+    """
+    n, c, h, w = input_shape
+    oh = conv_output_size(h, filter_h, stride, pad)
+    ow = conv_output_size(w, filter_w, stride, pad)
+    cols = col.reshape(n, oh, ow, c, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    return fold(cols, (n, c, h, w), stride, pad)
+
+
+def fold(cols, input_shape, stride=1, pad=0):
+    """The adjoint of ``windows_of``: sum (N, C, FH, FW, OH, OW) window values into an
+    (N, C, H, W) image (overlaps add up; the padding is cut off)."""
+    n, c, h, w = input_shape
+    _, _, filter_h, filter_w, oh, ow = cols.shape
+    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
+    for y in range(filter_h):
+        y_max = y + stride * oh
+        for x in range(filter_w):
+            x_max = x + stride * ow
+            img[:, :, y:y_max:stride, x:x_max:stride] += cols[:, :, y, x]
+    return np.ascontiguousarray(img[:, :, pad:h + pad, pad:w + pad]) if pad else img

@@ -19,6 +19,7 @@ import contextlib
 
 import numpy as np
 
+from .conv_layers import AvgPooling, Convolution, Flatten, Pooling
 from .functions import sigmoid, softmax
 from .nodes import MatMul
 from .protocol import Layer
@@ -36,6 +37,10 @@ __all__ = [
     "SigmoidWithLoss",
     "Dropout",
     "BatchNormalization",
+    "Convolution",
+    "Pooling",
+    "AvgPooling",
+    "Flatten",
 ]
 
 class Affine(Layer):

@@ -16,7 +16,8 @@ from .protocol import Model
 from .rng import as_generator
 from .validation import InputTypeError, InputValueError, check_float_dtype, check_number
 
-__all__ = ["SimpleNet", "TwoLayerNet", "MultiLayerNet", "Sequential", "init_scale"]
+__all__ = ["SimpleNet", "TwoLayerNet", "MultiLayerNet", "SimpleConvNet", "DeepConvNet",
+           "Sequential", "init_scale"]
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu, "tanh": Tanh}
 
@@ -241,3 +242,6 @@ class SimpleNet(Model):
     def astype(self, dtype):
         """A copy of the network with W in ``dtype``."""
         return SimpleNet(self.W, dtype=dtype)
+
+
+from .convnets import DeepConvNet, SimpleConvNet  # noqa: E402  (they use init_scale above)

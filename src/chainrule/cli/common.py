@@ -115,8 +115,9 @@ def existing_dir(text):
 
 def add_model_arguments(p, *, weight_decay_help):
     """The model options shared by ``gradcheck`` and ``train``."""
-    p.add_argument("--model", default="two-layer", choices=["two-layer", "multi-layer"],
-                   help="network (default: two-layer)")
+    p.add_argument("--model", default="two-layer", choices=list(MODELS),
+                   help="network (default: two-layer); simple-conv and deep-conv are book 1's "
+                   "convolutional networks for square images such as MNIST's")
     p.add_argument("--hidden", type=hidden_sizes, default=[100], metavar="N[,N...]",
                    help="hidden layer sizes; two-layer takes one (default: 100)")
     p.add_argument("--activation", default=None, choices=["sigmoid", "relu", "tanh"],
@@ -129,6 +130,36 @@ def add_model_arguments(p, *, weight_decay_help):
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
 
 
+MODELS = ("two-layer", "multi-layer", "simple-conv", "deep-conv")
+
+
+def _image_shape(input_size, model):
+    """(1, s, s) for inputs of s*s values: what the convolutional networks take."""
+    side = int(round(input_size ** 0.5))
+    if side * side != input_size or side < 8:
+        raise UsageError(f"--model {model} needs square images of at least 8x8 pixels, but "
+                         f"the data has {input_size} values per sample")
+    return (1, side, side)
+
+
+def _build_conv(args, input_size, output_size):
+    from ..models import DeepConvNet, SimpleConvNet
+
+    if len(args.hidden) != 1:
+        raise UsageError(f"--hidden: {args.model} takes one hidden size, got {args.hidden}")
+    if args.batchnorm or args.activation not in (None, "relu"):
+        raise UsageError(f"--model {args.model} uses ReLU and no batch normalisation")
+    shape = _image_shape(input_size, args.model)
+    if args.model == "simple-conv":
+        if args.dropout is not None:
+            raise UsageError("--dropout needs --model multi-layer or deep-conv")
+        return SimpleConvNet(shape, hidden_size=args.hidden[0], output_size=output_size,
+                             weight_init_std="he", dtype=args.dtype, random_state=args.seed)
+    return DeepConvNet(shape, hidden_size=args.hidden[0], output_size=output_size,
+                       dropout_ratio=0.5 if args.dropout is None else args.dropout,
+                       dtype=args.dtype, random_state=args.seed)
+
+
 def build_model(args, input_size, output_size, *, weight_decay_lambda=0.0):
     """The model named by ``--model`` and its options (shared by gradcheck and train).
 
@@ -137,6 +168,10 @@ def build_model(args, input_size, output_size, *, weight_decay_lambda=0.0):
     """
     from ..models import MultiLayerNet, TwoLayerNet
 
+    if args.model in ("simple-conv", "deep-conv"):
+        if weight_decay_lambda:
+            raise UsageError(f"--weight-decay is not checked for --model {args.model}")
+        return _build_conv(args, input_size, output_size)
     if args.model == "two-layer":
         if len(args.hidden) != 1:
             raise UsageError(f"--hidden: two-layer takes one hidden size, got {args.hidden}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
-from .common import add_model_arguments, build_model, positive_int
+from .common import add_model_arguments, build_model, positive_float, positive_int
 
 GRADCHECK_EXAMPLES = """\
 examples:
   chainrule gradcheck                                      two-layer 784-100-10, sigmoid
   chainrule gradcheck --model multi-layer --hidden 100,100 --batchnorm --dropout 0.5
   chainrule gradcheck --input-size 5 --hidden 4 --output-size 3 --mode exact
+  chainrule gradcheck --model simple-conv --input-size 144 --hidden 8 --mode exact
 exit status: 0 when every array passes, 1 when a check fails, 2 for bad arguments.
 """
 
@@ -32,6 +33,13 @@ def add_parser(subparsers):
                    help="exact: every element; directional: random directions (default: auto)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                    help="model dtype; the check itself always runs in float64")
+    p.add_argument("--h", type=positive_float, default=None,
+                   help="step of the central differences (default: 1e-4, the book's; 1e-6 "
+                   "for the conv nets, whose many ReLU and max-pool kinks a step of 1e-4 "
+                   "would straddle)")
+    p.add_argument("--rtol", type=positive_float, default=None,
+                   help="relative tolerance (default: 1e-6; 1e-5 for the conv nets, where "
+                   "h = 1e-6 leaves more rounding error in the differences)")
     p.set_defaults(handler=_run_gradcheck, parser=p)
 
 
@@ -42,10 +50,13 @@ def _run_gradcheck(args):
     model = build_model(args, args.input_size, args.output_size,
                         weight_decay_lambda=args.weight_decay)
     rng = as_generator(args.seed)
-    x = rng.standard_normal((args.batch, args.input_size))
+    x = rng.standard_normal((args.batch, *model.input_shape))
     t = rng.integers(0, args.output_size, size=args.batch)
     start = time.perf_counter()
-    report = gradient_check(model, x, t, mode=args.mode, random_state=rng)
+    conv = args.model.endswith("conv")
+    h = args.h if args.h is not None else (1e-6 if conv else 1e-4)
+    rtol = args.rtol if args.rtol is not None else (1e-5 if conv else 1e-6)
+    report = gradient_check(model, x, t, mode=args.mode, h=h, rtol=rtol, random_state=rng)
     seconds = time.perf_counter() - start
     print(repr(model))
     print(report)

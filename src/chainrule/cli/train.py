@@ -30,6 +30,8 @@ examples:
       --optimizer adam --lr 0.001 --epochs 10 --batch-size 100 --seed 0
   chainrule train --dataset fashion-mnist --model multi-layer --hidden 256,128 \\
       --batchnorm --dropout 0.2 --optimizer adamw --lr 0.001 --epochs 20
+  chainrule train --dataset fashion-mnist --model simple-conv --optimizer adam \\
+      --lr 0.001 --epochs 5                         book 1's convolutional network
   chainrule train --json --quiet                    one JSON line with the results
   chainrule train --dataset fashion-mnist --epochs 20 --checkpoint-dir ckpt
   chainrule train --dataset fashion-mnist --epochs 20 --resume ckpt   after a crash or Ctrl-C
@@ -95,6 +97,8 @@ def add_parser(subparsers):
 
 
 def _resolve_defaults(args):
+    if args.model == "deep-conv" and args.hidden is None:
+        args.hidden = [50]  # book 1's DeepConvNet
     for key, value in DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)

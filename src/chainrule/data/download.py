@@ -28,7 +28,7 @@ class DownloadError(OSError):
         self.attempts = list(attempts)
 
 
-class ChecksumError(ValueError):
+class ChecksumError(InputValueError):
     """A file's SHA-256 is not the pinned one."""
 
 

@@ -40,7 +40,7 @@ _DTYPES = {
 _CODES = {dt.newbyteorder("="): code for code, dt in _DTYPES.items()}
 
 
-class IdxError(ValueError):
+class IdxError(InputValueError):
     """A file that is not a valid IDX file: bad magic, unknown type, wrong size, bad gzip."""
 
 
