@@ -1,7 +1,7 @@
 """Draw every figure of the docs into docs/figures/, from chainrule itself.
 
     python docs/make_figures.py                  # all of them (about a minute)
-    python docs/make_figures.py --skip fashion   # all but the 10-epoch Fashion-MNIST run
+    python docs/make_figures.py --skip fashion conv   # all but the Fashion-MNIST runs
     python docs/make_figures.py --only descent --out figures-draft
 
 Each figure is made by the same calls the chapters show, so running this script again
@@ -181,8 +181,29 @@ def fashion(out):
     return ["fashion_loss.png", "fashion_accuracy.png"]
 
 
+def conv(out):
+    """Chapter 6: the first layer's 30 filters of SimpleConvNet before and after 5 epochs on
+    Fashion-MNIST, from book 1's initial weights (0.01), which start near zero, so what
+    is learned stands out (as in the book's figure)."""
+    from chainrule.models import SimpleConvNet
+    from chainrule.plotting import plot_filters
+
+    (x_train, t_train), (x_test, t_test) = load_fashion_mnist(progress=False)
+    model = SimpleConvNet(dtype=np.float32, random_state=0)
+    fig = plot_filters(model.params["W1"], title="SimpleConvNet's 30 filters, untrained")
+    fig.savefig(out / "conv_filters_before.png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    history = Trainer(model, Adam(lr=0.001), random_state=0).fit(
+        x_train, t_train, max_epoch=5, batch_size=100, eval_data=(x_test, t_test), verbose=0)
+    fig = plot_filters(model.params["W1"], title="after 5 epochs on Fashion-MNIST")
+    fig.savefig(out / "conv_filters_after.png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    print(f"conv: test accuracy after 5 epochs {history.eval_accuracy[-1]:.4f}")
+    return ["conv_filters_before.png", "conv_filters_after.png"]
+
+
 FIGURES = {"gradient_field": gradient_field, "descent": descent, "optimizers": optimizers,
-           "spiral": spiral, "fashion": fashion}
+           "spiral": spiral, "fashion": fashion, "conv": conv}
 
 
 def sweep():

@@ -388,7 +388,7 @@ def test_the_figures_script_draws_the_quick_figures(tmp_path):
         import make_figures
     finally:
         sys.path.remove(str(DOCS))
-    written = make_figures.main(["--out", str(tmp_path), "--skip", "fashion"])
+    written = make_figures.main(["--out", str(tmp_path), "--skip", "fashion", "conv"])
     assert written
     for name in written:
         assert (tmp_path / name).stat().st_size > 10_000, f"{name} looks empty"

@@ -20,6 +20,7 @@ __all__ = [
     "plot_loss",
     "plot_accuracy",
     "plot_decision_boundary",
+    "plot_filters",
     "plot_confusion_matrix",
 ]
 
@@ -252,4 +253,29 @@ def plot_confusion_matrix(matrix, out=None, *, labels=None, title=None):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or "confusion matrix")
+    return _finish(plt, fig, out)
+
+
+def plot_filters(W, out=None, *, columns=10, title=None):
+    """Convolution filters as small images: W (FN, C, FH, FW), one tile per filter.
+
+    Each filter is scaled on its own to the grey range (dark: negative weights, light:
+    positive); with several input channels their mean is drawn (book 1, ch. 7 draws the
+    first layer's filters this way). Returns the Figure.
+    """
+    plt = _pyplot()
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 4:
+        raise InputValueError(f"W must have shape (FN, C, FH, FW), got {W.shape}")
+    tiles = W.mean(axis=1)
+    count = tiles.shape[0]
+    cols = max(1, min(columns, count))
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.75 * cols, 0.75 * rows + 0.4),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < count:
+            ax.imshow(tiles[k], cmap="gray", interpolation="nearest")
+    fig.suptitle(title or f"{count} filters", fontsize=9)
     return _finish(plt, fig, out)
