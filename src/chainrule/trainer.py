@@ -274,34 +274,42 @@ class Trainer:
     def step(self, x_batch, t_batch, grad_transforms=None):
         """One iteration on a validated batch; returns its loss.
 
-        forward -> finite check -> backward -> every gradient transform, in order, as
-        ``transform(model.grads, trainer)`` (one returning False skips this update) ->
-        ``optimizer.update`` -> counters, the loss history and running metrics.
-        ``grad_transforms`` defaults to the Trainer's own.
+        ``compute_gradients`` (forward, backward) -> finite check -> every gradient
+        transform, in order, as ``transform(model.grads, trainer)`` (one returning False
+        skips this update) -> ``optimizer.update`` -> counters, the loss history and
+        running metrics. ``grad_transforms`` defaults to the Trainer's own.
         """
-        model, optimizer = self.model, self.optimizer
-        loss = model.forward_checked(x_batch, t_batch)
+        loss, correct, size = self.compute_gradients(x_batch, t_batch)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {self.epoch + 1}, iteration "
-                f"{self.iteration + 1} with lr={optimizer.lr:g}; try a smaller "
+                f"{self.iteration + 1} with lr={self.optimizer.lr:g}; try a smaller "
                 "learning rate, or gradient clipping (max_grad)"
             )
-        model.backward()
         apply = True
         for transform in self.grad_transforms if grad_transforms is None else grad_transforms:
-            if transform(model.grads, self) is False:
+            if transform(self.model.grads, self) is False:
                 apply = False
         if apply:
-            optimizer.update(model.params, model.grads)
-        size = x_batch.shape[0]
+            self.optimizer.update(self.model.params, self.model.grads)
         self.iteration += 1
         self.last_loss = loss
         self.history.loss.append(loss)
         self.running[0] += loss * size
-        self.running[1] += count_correct(model.last_output, t_batch)
+        self.running[1] += correct
         self.running[2] += size
         return loss
+
+    def compute_gradients(self, x_batch, t_batch):
+        """Forward and backward on the batch: (its mean loss, correct predictions, samples).
+
+        Fills ``model.grads``. The seam for splitting a step over processes: a subclass
+        (``chainrule.distributed.DataParallelTrainer``) computes a shard and reduces.
+        """
+        loss = self.model.forward_checked(x_batch, t_batch)
+        if math.isfinite(loss):  # no backward through NaN: the step raises anyway
+            self.model.backward()
+        return loss, count_correct(self.model.last_output, t_batch), x_batch.shape[0]
 
     def _record(self, train_loss, train_accuracy, eval_data, seconds):
         h = self.history

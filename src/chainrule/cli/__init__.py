@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import traceback
 
+from ..trainer import TrainingDiverged
 from ..validation import ChainruleInputError
 from . import evaluate, gd, gradcheck, train
 from .common import Parser, join_negative_values, usage_error_line
@@ -51,19 +52,28 @@ def main(argv=None):
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
+    from ..distributed import abort, launched_rank
+
+    root = launched_rank() == 0  # under mpiexec, errors every rank meets print once
     try:
         return args.handler(args)
     except ChainruleInputError as exc:  # UsageError and ModelFileError are ones too
-        print(usage_error_line(args.parser.prog, one_line(exc)), file=sys.stderr)
+        if root:
+            print(usage_error_line(args.parser.prog, one_line(exc)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+    except TrainingDiverged as exc:  # every rank meets it at the same step
+        if root:
+            print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
     except (ImportError, OSError, RuntimeError) as exc:
-        # not the user's fault: missing optional package, network, disk, divergence
+        # not the user's fault: missing optional package, network, disk
         if args.debug:
             traceback.print_exc()
         print(f"{args.parser.prog}: error: {one_line(exc)}", file=sys.stderr)
+        abort(1)  # under MPI, a failure on one rank ends them all rather than hang
         return 1
     except Exception as exc:  # a bug: say so in one line, the traceback under --debug
         if args.debug:
@@ -71,6 +81,7 @@ def main(argv=None):
         print(f"{args.parser.prog}: internal error: {type(exc).__name__}: {one_line(exc)} "
               "(run 'chainrule --debug ...' for the traceback, and please report it)",
               file=sys.stderr)
+        abort(1)
         return 1
 
 

@@ -27,7 +27,11 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(2, usage_error_line(self.prog, message) + "\n")
+        from ..distributed import launched_rank
+
+        # under mpiexec every rank parses the same arguments: rank 0 alone says so
+        self.exit(2, usage_error_line(self.prog, message) + "\n" if launched_rank() == 0
+                  else None)
 
 
 def usage_error_line(prog, message):

@@ -167,8 +167,11 @@ RESUME_KEYS = ("dataset", "model", "hidden", "activation", "weight_decay", "drop
                "batchnorm", "seed", "optimizer", "lr", "batch_size", "max_grad", "dtype")
 
 
-def _checkpoint_dir(args):
-    """The checkpoint folder, made and cleaned of stale temporary files; or None."""
+def _checkpoint_dir(args, prepare=True):
+    """The checkpoint folder, made and cleaned of stale temporary files; or None.
+
+    Only the process that writes checkpoints (rank 0 under MPI) ``prepare``s it.
+    """
     from ..checkpoint import clean_stale_temporaries
 
     folder = args.resume or args.checkpoint_dir
@@ -177,8 +180,9 @@ def _checkpoint_dir(args):
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--checkpoint-dir must be a directory, got {str(folder)!r} (a file)")
-    folder.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(folder)
+    if prepare:
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(folder)
     return folder
 
 
@@ -219,32 +223,49 @@ def _stop_on_ctrl_c(trainer, say):
 def run(args):
     import signal
 
+    from .. import distributed
     from ..checkpoint import CHECKPOINT_NAME, save_checkpoint, save_model
     from ..evaluation import evaluate
     from ..optim import get_optimizer
     from ..trainer import Trainer
 
     _resolve_defaults(args)
+    ranks = distributed.launched_size()  # under mpiexec -n K: K; else 1
+    root = distributed.launched_rank() == 0  # only rank 0 prints and writes
+    if args.batch_size < ranks:
+        raise UsageError(f"--batch-size must be at least the number of ranks ({ranks}), so "
+                         f"every rank has a shard, got {args.batch_size}")
     if args.resume and args.checkpoint_dir and Path(args.resume) != Path(args.checkpoint_dir):
         raise UsageError("--resume DIR keeps checkpointing into DIR; leave out --checkpoint-dir "
                          f"or give the same folder (got {args.checkpoint_dir!r} and "
                          f"{args.resume!r})")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out must be a directory, got {args.out!r} (a file)")
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *a: None) if args.quiet or not root else (
+        lambda *a: print(*a, flush=True))
     train, test = load_dataset(args.dataset, args.data_dir, args.quiet)
     n_classes = int(train[1].max()) + 1
     model = build_model(args, train[0].reshape(train[0].shape[0], -1).shape[1], n_classes)
     optimizer = get_optimizer(args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
-    trainer = Trainer(model, optimizer, random_state=args.seed)
-    folder = _checkpoint_dir(args)
+    if ranks > 1:
+        comm = distributed.communicator()
+        distributed.limit_threads(comm)  # each rank its share of the cores
+        trainer = distributed.DataParallelTrainer(model, optimizer, random_state=args.seed,
+                                                  comm=comm)
+    else:
+        trainer = Trainer(model, optimizer, random_state=args.seed)
+    folder = _checkpoint_dir(args, prepare=root)
     saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
     batches = -(-train[0].shape[0] // args.batch_size)
     callbacks = []
     if folder is not None:
         if args.resume:
             _resume(trainer, args, folder, say, batches)
-        callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME, saved_args))
+            if ranks > 1:
+                trainer.sync()  # one set of weights, per-rank dropout streams
+        if root:
+            callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME,
+                                                        saved_args))
     run_dir = _run_dir(args.out)  # made only after training, so an interrupt leaves none
     say(f"{args.dataset}: {train[0].shape[0]} training samples"
         + (f", {test[0].shape[0]} test samples" if test else ""))
@@ -256,7 +277,7 @@ def run(args):
     try:
         history = trainer.fit(*train, max_epoch=args.epochs, batch_size=args.batch_size,
                               eval_data=test, max_grad=args.max_grad,
-                              verbose=0 if args.quiet else 1 + args.verbose,
+                              verbose=0 if args.quiet or not root else 1 + args.verbose,
                               callbacks=callbacks, eval_name="test")
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -265,6 +286,8 @@ def run(args):
     per_epoch = sum(history.seconds[-finished:]) / finished if finished else None
     if trainer.stop_requested and trainer.epoch < args.epochs:
         where = position(trainer, batches)
+        if not root:
+            return 130
         if folder is None:
             print(f"chainrule train: interrupted at {where}; nothing saved (use "
                   "--checkpoint-dir to be able to resume)", file=sys.stderr)
@@ -287,7 +310,10 @@ def run(args):
         "test_loss": test_loss, "test_accuracy": test_accuracy,
         "seconds": seconds, "seconds_per_epoch": per_epoch,
         "params": model.num_params, "out": str(run_dir),
+        "ranks": ranks, "shard_size": -(-args.batch_size // ranks),
     }
+    if not root:
+        return 0
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history.to_csv(run_dir / "history.csv")
