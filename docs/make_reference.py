@@ -41,6 +41,8 @@ MODULES = [
     ("chainrule.plotting", "figures"),
     ("chainrule.checkpoint", "model files and checkpoints"),
     ("chainrule.rng", "random generators"),
+    ("chainrule.book1", "book 1's module tree, for running the book's scripts"),
+    ("chainrule.book2", "book 2's module tree (chapter 1), for running the book's scripts"),
     ("chainrule.validation", "checks and the errors for bad input"),
 ]
 

@@ -74,8 +74,10 @@ def relu(x):
 def relu_grad(x):
     """dy/dx = 1 if x > 0 else 0, elementwise. Any shape.
 
-    The book's version writes ``np.zeros(x)`` (a bug) and uses 1 at x = 0; chainrule
-    takes the subgradient 0 at x = 0, as PyTorch does, so it matches ``layers.Relu``.
+    Book 1's version is 1 at x = 0 (``grad[x >= 0] = 1``; early versions of its code wrote
+    ``np.zeros(x)``, a bug), unlike its own ``Relu`` layer; chainrule takes the
+    subgradient 0 at x = 0, as PyTorch does, so it matches ``layers.Relu``
+    (``chainrule.book1.common.functions.relu_grad`` keeps the book's).
     """
     x = np.asarray(x)
     return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)

@@ -66,6 +66,11 @@ class Affine(Layer):
     def __repr__(self):
         return f"Affine({self.params[0].shape[0]}, {self.params[0].shape[1]})"
 
+    W = property(lambda self: self.params[0], doc="The weights, ``params[0]`` (book 1's name).")
+    b = property(lambda self: self.params[1], doc="The biases, ``params[1]`` (book 1's name).")
+    dW = property(lambda self: self.grads[0], doc="dL/dW of the last backward, ``grads[0]``.")
+    db = property(lambda self: self.grads[1], doc="dL/db of the last backward, ``grads[1]``.")
+
     @property
     def input_shape(self):
         """The shape of one input sample: (D,) for W of shape (D, H)."""
@@ -286,6 +291,11 @@ class BatchNormalization(Layer):
 
     def __repr__(self):
         return f"BatchNormalization({self.params[0].shape[0]})"
+
+    dgamma = property(lambda self: self.grads[0],
+                      doc="dL/dgamma of the last backward, ``grads[0]`` (book 1's name).")
+    dbeta = property(lambda self: self.grads[1],
+                     doc="dL/dbeta of the last backward, ``grads[1]`` (book 1's name).")
 
     def forward(self, x, train_flg=True):
         gamma, beta = self.params

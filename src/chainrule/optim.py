@@ -3,7 +3,8 @@
 Every optimizer has ``update(params, grads)``: ``params`` and ``grads`` are either
 mappings name -> array (book 1, a model's ``ParamDict`` included; ``grads`` is looked up
 by the keys of ``params``, in their order) or aligned lists (book 2). The arrays in
-``params`` are changed in place and never rebound, so the layers keep seeing them.
+``params`` are changed in place and never rebound, so the layers keep seeing them (plain
+numbers in a dict, which cannot change in place, are replaced by their new values).
 
 State (momentum buffers, moments) is made lazily on the first update, zeros of each
 parameter's shape and dtype, and belongs to the parameter's name (``keys``; positions
@@ -31,7 +32,8 @@ update changes measurably; flushing every step instead cost about 5 % of an Adam
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
@@ -60,6 +62,14 @@ def _hyperparam(value, name, rule):
 def _label(keys, i):
     """How errors name parameter i: by key and position for mappings, else by position."""
     return f"params[{i}]" if keys is None else f"params[{keys[i]!r}] (position {i})"
+
+
+def _scalar_keys(params):
+    """The keys of a dict whose values are plain real numbers (not arrays), in order."""
+    if not isinstance(params, MutableMapping):
+        return []
+    return [key for key, value in params.items()
+            if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))]
 
 
 #: Subnormal second moments are flushed to zero on every FLUSH_EVERY-th update.
@@ -213,7 +223,16 @@ class Optimizer:
         Weight decay applies to every parameter except the names in
         ``params.no_decay`` (a model's ``params`` lists its biases and normalisation
         parameters there); plain dicts and lists are decayed whole, as in torch.
+        Plain numbers in a dict (``{'x': -7.0, 'y': 2.0}``, as book 1, ch. 6 passes
+        them) cannot change in place: they are replaced by their new values (floats).
         """
+        scalars = _scalar_keys(params)
+        if scalars:
+            boxed = {k: np.array(float(v)) if k in scalars else v for k, v in params.items()}
+            self.update(boxed, grads)
+            for key in scalars:
+                params[key] = float(boxed[key])
+            return
         ps, gs, keys = self._align(params, grads)
         if self._ids is None or len(ps) != len(self._ids) or any(
                 id(p) != i for p, i in zip(ps, self._ids, strict=True)):
@@ -378,8 +397,9 @@ class Nesterov(SGD):
 
     The same as ``SGD(lr, momentum=mu, nesterov=True)``; in velocity form (v = -lr b)
     it is p += mu^2 v_old - (1 + mu) lr g, the reformulation of Bengio et al. (2012).
-    Book 1's Nesterov computes p += mu^2 v - (1 + mu) lr g with v already updated, so
-    its trajectory differs from this one (and torch's) by mu^2 (v_new - v_old) a step.
+    Book 1's Nesterov is this velocity form (the same path while lr is constant); book
+    2's computes p += mu^2 v - (1 + mu) lr g with v already updated, so its trajectory
+    differs from this one (and torch's) by mu^2 (v_new - v_old) a step.
     """
 
     def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0):

@@ -1,0 +1,1 @@
+"""Book 1's ``common`` package: functions, gradient, layers, networks, optimizers, Trainer."""
