@@ -248,3 +248,22 @@ def test_a_user_script_runs_under_mpiexec(tmp_path):
     single.fit(x, t, max_epoch=5, batch_size=24, verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "w.npy"), single.model.params["W1"],
                                rtol=1e-10)
+
+
+def test_chainrule_never_imports_mpi4py_outside_mpiexec(tmp_path):
+    """Without mpiexec, training (CLI included) and importing every module leave mpi4py alone."""
+    code = (
+        "import sys, pkgutil, importlib, chainrule\n"
+        "from chainrule.cli import main\n"
+        "for m in pkgutil.walk_packages(chainrule.__path__, 'chainrule.'):\n"
+        "    if '.book' not in m.name and not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "code = main(['train', '--epochs', '1', '--quiet', '--out', 'run'])\n"
+        "assert code in (0, None), code\n"
+        "print(sorted(name for name in sys.modules if name.startswith('mpi4py')))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_", "PMIX_"))}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "run" / "model.safetensors").exists()

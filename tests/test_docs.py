@@ -15,7 +15,8 @@ The convention (docs/index.md explains it to writers of the docs):
   ``<!-- run: cli -->`` on a ```bash block runs each ``chainrule ...`` line through
   ``chainrule.cli.main`` (which must return 0), and ``<!-- requires: fashion-mnist -->``
   skips the block, and the rest of its file, when Debian's copy of Fashion-MNIST is not
-  installed. Other shell blocks are not run.
+  installed (``<!-- requires: mpi4py -->``: when mpi4py, the mpi extra, is not).
+  Other shell blocks are not run.
 
 No block touches NumPy's global generator (the autouse fixture in conftest.py checks it
 after every block), so none needs its state saved and restored.
@@ -24,6 +25,7 @@ after every block), so none needs its state saved and restored.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import math
 import re
@@ -261,6 +263,9 @@ def requirement_missing(block):
         return None
     if need == "fashion-mnist":
         return None if FASHION_DIR.is_dir() else f"{FASHION_DIR} is not installed"
+    if need == "mpi4py":
+        found = importlib.util.find_spec("mpi4py") is not None
+        return None if found else "mpi4py is not installed: pip install -e '.[mpi]'"
     raise ValueError(f"{block.where}: unknown requirement {need!r}")
 
 

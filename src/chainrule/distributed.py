@@ -113,7 +113,8 @@ class DataParallelTrainer(Trainer):
 
     Call ``sync()`` again after restoring a checkpoint (``chainrule train`` does): it
     sends rank 0's weights, buffers and data order to all ranks and gives each its own
-    dropout stream. With one rank it is an ordinary Trainer.
+    dropout stream. With one rank it is an ordinary Trainer. ``comm_seconds`` is the
+    time spent in the all-reduce so far (waiting for the slowest rank included).
     """
 
     _agreed_stop = False  # every rank stops after the step that agreed on it
@@ -162,6 +163,10 @@ class DataParallelTrainer(Trainer):
     # ---- one step over the ranks ------------------------------------------------------
 
     def fit(self, x, t, max_epoch=10, batch_size=100, *args, **kwargs):
+        """``Trainer.fit`` on every rank; ``batch_size`` is the global batch B (at least K).
+
+        Every rank passes the whole ``x``, ``t``; each step uses its shard of the batch.
+        """
         if isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool) \
                 and 0 < batch_size < self.size:
             raise InputValueError(f"batch_size must be at least the number of ranks "

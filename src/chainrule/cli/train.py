@@ -35,9 +35,13 @@ examples:
   chainrule train --json --quiet                    one JSON line with the results
   chainrule train --dataset fashion-mnist --epochs 20 --checkpoint-dir ckpt
   chainrule train --dataset fashion-mnist --epochs 20 --resume ckpt   after a crash or Ctrl-C
+  mpiexec -n 2 chainrule train --dataset fashion-mnist --batch-size 200
+                                                    one model on 2 processes (the mpi extra)
 
 The run folder (--out, default runs/<timestamp>/) gets metrics.json, history.csv,
 loss.png, accuracy.png, decision_boundary.png (2-D data) and model.safetensors.
+Under mpiexec -n K, each batch is split over the K ranks and one run folder is written
+(docs/distributed.md).
 """
 
 DATASETS = ("spiral", "mnist", "fashion-mnist")
