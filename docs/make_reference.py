@@ -41,10 +41,14 @@ MODULES = [
     ("chainrule.data", "data sets and mini-batches"),
     ("chainrule.plotting", "figures"),
     ("chainrule.checkpoint", "model files and checkpoints"),
+    ("chainrule.checkpoint_files", "reading model files and checkpoints; checking their arrays"),
+    ("chainrule.checkpoint_schema", "the checkpoint format: its SHA-256 and metadata fields"),
+    ("chainrule.checkpoint_folder", "the checkpoint folder's lock and its stale temporaries"),
     ("chainrule.rng", "random generators"),
     ("chainrule.book1", "book 1's module tree, for running the book's scripts"),
     ("chainrule.book2", "book 2's module tree (chapter 1), for running the book's scripts"),
     ("chainrule.validation", "checks and the errors for bad input"),
+    ("chainrule.limits", "bounds checked before allocating"),
 ]
 
 

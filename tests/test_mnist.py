@@ -345,8 +345,9 @@ def test_search_order(tmp_path, isolated_dirs, monkeypatch):
     check_arrays(load(spec, download=False), arrays["env"])
     data_dir = write_dataset(tmp_path / "dd", arrays["dd"], gz=False)
     check_arrays(load(spec, data_dir=data_dir, download=False), arrays["dd"])
-    (data_dir / NAMES[3]).unlink()  # an incomplete directory does not count
-    check_arrays(load(spec, data_dir=data_dir, download=False), arrays["env"])
+    (data_dir / NAMES[3]).unlink()  # an incomplete data_dir: never another copy instead
+    with pytest.raises(DatasetNotFoundError, match=f"not found in:\n  {data_dir}\nand"):
+        load(spec, data_dir=data_dir, download=False)
 
 
 def test_system_dirs_are_searched_last(tmp_path):

@@ -18,7 +18,8 @@ def atomic_write(path):
     less the umask, like ``open``), flushed and fsynced, then renamed onto ``path`` with
     ``os.replace``, which is atomic: readers see the old file or the complete new one,
     never a partial one. On any exception the temporary file is removed and the
-    exception propagates.
+    exception propagates; an ``OSError`` (a full disk, no permission) names ``path``,
+    not the temporary file.
     """
     path = Path(path)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -29,16 +30,28 @@ def atomic_write(path):
             break
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise _about(exc, path) from None
     try:
         with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _about(exc, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _about(exc, path):
+    """The same OSError, naming the file the user asked for rather than the temporary one."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, f"cannot write {os.fspath(path)!r}: {exc.strerror}")
 
 
 def _fsync_dir(path):

@@ -3,21 +3,54 @@
 A model file holds every parameter (``W1``, ``b1``, ...) and buffer (batch-norm
 ``running_mean1``, ...) by name, and JSON metadata: the model class, its constructor
 arguments, the dtype and the chainrule version, so ``load_model`` rebuilds the model
-without being told its shape. Files are written atomically (a temporary file in the same
-directory, fsync, ``os.replace``), so a crash leaves the old file or the new one.
+without being told its shape. A checkpoint holds a Trainer's whole state (the model, the
+optimizer, the counters, History and generator states) and one SHA-256 over all of it.
+Files are written atomically (a temporary file in the same directory, fsync,
+``os.replace``), so a crash leaves the old file or the new one.
+
+Everything read is verified before it is used, each failure one ``ModelFileError`` (an
+``InputValueError``) naming the file, the field or array, what was expected and what
+came: the file, its metadata and its arrays (``chainrule.checkpoint_files``), the
+metadata's fields (``chainrule.checkpoint_schema``), and the stored configuration, which
+is rebuilt under ``chainrule.limits.budget`` of a few times the bytes of the file's
+arrays, so a tiny file whose configuration asks for a huge model is refused before it
+is drawn; a configuration that is not an object, or that the class refuses, is a
+``ModelFileError`` too. ``restore_checkpoint`` applies a checkpoint whole or not at all;
+the folder of checkpoints is locked by one run at a time (``chainrule.checkpoint_folder``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from pathlib import Path
+import warnings
 
 import numpy as np
 
+from . import limits
 from .atomic import atomic_write
-from .validation import InputTypeError, InputValueError
+from .checkpoint_files import MAX_DEPTH as MAX_DEPTH
+from .checkpoint_files import (
+    ModelFileError,
+    check_finite,
+    check_tensors,
+    read_metadata,
+    read_safetensors,
+)
+from .checkpoint_folder import CHECKPOINT_NAME as CHECKPOINT_NAME
+from .checkpoint_folder import LOCK_NAME as LOCK_NAME
+from .checkpoint_folder import clean_stale_temporaries, lock_folder
+from .checkpoint_schema import (
+    CHECKPOINT_FORMAT,
+    OLD_CHECKPOINT_FORMATS,
+    arrays_digest,
+    check_checkpoint,
+    check_generator_state,
+    check_model_description,
+    check_optimizer_arrays,
+    checkpoint_digest,
+)
+from .validation import ChainruleInputError, InputTypeError
 
 __all__ = [
     "register_model",
@@ -27,15 +60,14 @@ __all__ = [
     "restore_checkpoint",
     "read_checkpoint",
     "clean_stale_temporaries",
+    "lock_folder",
     "ModelFileError",
 ]
 
 FORMAT = "chainrule.model/1"
-
-
-class ModelFileError(InputValueError):
-    """A model file that is missing, empty, truncated, garbage or for another model."""
-
+#: Rebuilding a model from a file may allocate at most this much beyond 4 bytes per byte
+#: and 8 bytes per number of the file's arrays (parameters, gradients, the first draw).
+CONFIG_SLACK = 64 << 20
 
 _REGISTRY = {}
 
@@ -93,108 +125,59 @@ def save_model(model, path):
     return path
 
 
-def read_safetensors(path, what="model file"):
-    """(tensors, metadata dict) from a safetensors file, with clear errors for bad files."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
-
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-    except FileNotFoundError:
-        raise ModelFileError(f"{what} {path!r} does not exist") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{what} {path!r} is a directory, expected a file") from None
-    if not blob:
-        raise ModelFileError(f"{what} {path!r} is empty")
-    try:
-        tensors = load(blob)
-        header_len = int.from_bytes(blob[:8], "little")
-        header = json.loads(blob[8:8 + header_len])
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
-        kind = "truncated" if _looks_truncated(blob) else "not a safetensors file"
-        raise ModelFileError(f"{what} {path!r} is {kind} ({exc})") from None
-    return tensors, header.get("__metadata__", {}) or {}
-
-
-def _looks_truncated(blob):
-    """A valid header whose data section is shorter than the header says."""
-    if len(blob) < 8:
-        return False
-    n = int.from_bytes(blob[:8], "little")
-    if 8 < 8 + n <= 100_000_000 and len(blob) < 8 + n and blob[8:9] == b"{":
-        return True  # the header itself was cut off
-    try:
-        header = json.loads(blob[8:8 + n])
-        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    return len(blob) < 8 + n + max(ends, default=0)
-
-
-def check_tensors(expected, found, path):
-    """Strict comparison: same names and shapes, or an error naming the key and shapes."""
-    missing = [k for k in expected if k not in found]
-    extra = [k for k in found if k not in expected]
-    if missing or extra:
-        raise ModelFileError(
-            f"{path!r} does not match the model: missing {missing}, unexpected {extra}"
-        )
-    for key, array in expected.items():
-        if found[key].shape != array.shape:
-            raise ModelFileError(
-                f"{path!r}: {key!r} has shape {found[key].shape}, the model expects {array.shape}"
-            )
-
+# ---- model files --------------------------------------------------------------------
 
 def load_model(path, *, expect=None):
     """Rebuild the model saved in ``path`` and fill in its arrays (strictly checked).
 
     ``expect`` (optional) is a class name or class the file must hold; a file for another
-    architecture raises ``ModelFileError``, as do missing, extra or mis-shaped arrays
-    (the error names the key and both shapes) and empty, truncated or garbage files.
+    architecture raises ``ModelFileError``, as do missing, extra, mis-shaped or
+    wrongly typed arrays (the error names the key, both shapes or both dtypes), NaN or
+    inf in any array, a stored configuration the class refuses or that describes a
+    model far larger than the file's arrays, and missing, empty, truncated, garbage or
+    non-regular files. The model is built under ``chainrule.limits.budget`` of
+    ``4 * array bytes + 8 * array numbers + CONFIG_SLACK`` bytes.
     """
-    tensors, meta = read_safetensors(path)
-    try:
-        info = json.loads(meta["chainrule"])
-        if info.get("format") != FORMAT:
-            raise KeyError("format")
-        cls = _model_classes()[info["class"]]
-        config = dict(info["config"])
-    except (KeyError, TypeError, ValueError):
-        raise ModelFileError(
-            f"{os.fspath(path)!r} is a safetensors file but not a chainrule model "
-            f"(no '{FORMAT}' metadata)"
-        ) from None
+    tensors, header = read_safetensors(path)
+    path = os.fspath(path)
+    info = read_metadata(header, path, "model file", (FORMAT,),
+                         f"{path!r} is a safetensors file but not a chainrule model "
+                         f"(no '{FORMAT}' metadata)")
+    cls, config, dtype = check_model_description(info, f"model file {path!r}", _model_classes())
     if expect is not None:
         wanted = expect if isinstance(expect, str) else expect.__name__
         if wanted != cls.__name__:
-            raise ModelFileError(f"{os.fspath(path)!r} holds a {cls.__name__}, expected {wanted}")
-    model = cls(**config)
-    expected = model_tensors(model)
-    check_tensors(expected, tensors, os.fspath(path))
-    targets = {**model.params, **model.buffers}
-    for name, target in targets.items():
+            raise ModelFileError(f"{path!r} holds a {cls.__name__}, expected {wanted}")
+    check_finite(tensors, f"model file {path!r}")
+    model = _build(cls, config, tensors, path)
+    if np.dtype(model.dtype) != dtype:
+        raise ModelFileError(f"model file {path!r}: its stored dtype {dtype} is not the "
+                             f"{np.dtype(model.dtype)} its configuration builds")
+    check_tensors(model_tensors(model), tensors, path)
+    for name, target in {**model.params, **model.buffers}.items():
         target[...] = tensors[name]
     return model
 
 
+def _build(cls, config, tensors, path):
+    """``cls(**config)``, allocating no more than the file's arrays can account for."""
+    nbytes = sum(a.nbytes for a in tensors.values())
+    bound = 4 * nbytes + 8 * sum(a.size for a in tensors.values()) + CONFIG_SLACK
+    try:
+        with limits.budget(bound, why=f"that the model file's arrays ({nbytes} bytes) can "
+                                      "describe"):
+            return cls(**config)
+    except (ChainruleInputError, TypeError, ValueError, KeyError, IndexError,
+            AttributeError, OverflowError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelFileError(f"model file {path!r}: its stored configuration is not valid: "
+                             f"{message}") from None
+    except MemoryError:
+        raise ModelFileError(f"model file {path!r}: its stored configuration describes a "
+                             "model larger than the memory available") from None
+
+
 # ---- training checkpoints -----------------------------------------------------------
-
-CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
-CHECKPOINT_NAME = "checkpoint.safetensors"
-
-
-def _digest(tensors):
-    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        a = tensors[name]
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
-
 
 def _generator_state(model):
     """The state of the model's own generator (dropout masks), or None."""
@@ -208,9 +191,10 @@ def save_checkpoint(trainer, path, extra=None):
     optimizer's state arrays (``optimizer/exp_avg/0``, ...), and JSON metadata: the
     model's architecture, the optimizer's type, hyperparameters and step count, the
     Trainer's counters and History, the states of the data-order and dropout random
-    generators, ``extra`` (plain data the caller wants back, such as CLI arguments),
-    and a SHA-256 of all the arrays that ``load_checkpoint`` verifies. The previous
-    file at ``path`` stays in place until the new one is complete.
+    generators, ``extra`` (plain JSON data the caller wants back, such as CLI
+    arguments), and one SHA-256 over all the arrays and all the other metadata
+    (``checkpoint_digest``) that ``read_checkpoint`` verifies. The previous file at
+    ``path`` stays in place until the new one is complete.
     """
     from safetensors.numpy import save
 
@@ -229,8 +213,9 @@ def save_checkpoint(trainer, path, extra=None):
                       "slots": {s: len(a) for s, a in opt["state"].items()}},
         "trainer": trainer.state_dict(),
         "extra": extra,
-        "sha256": _digest(tensors),
     }
+    meta = json.loads(json.dumps(meta))  # hash exactly what a reader will parse
+    meta["sha256"] = checkpoint_digest(tensors, meta)
     blob = save(tensors, metadata={"chainrule": json.dumps(meta)})
     with atomic_write(path) as fh:
         fh.write(blob)
@@ -238,28 +223,44 @@ def save_checkpoint(trainer, path, extra=None):
 
 
 def read_checkpoint(path):
-    """(tensors, metadata) of a training checkpoint, its hash verified."""
+    """(tensors, metadata) of a training checkpoint, verified (see the module).
+
+    The SHA-256 over all arrays and metadata must match; every metadata field must have
+    its type (the error names the field, what it must be and what came); the optimizer's
+    arrays must be present with the shapes of their parameters; every array must be
+    finite; else ``ModelFileError``. A ``chainrule.checkpoint/1`` file (its SHA-256
+    covers the arrays only) is read with a ``UserWarning`` saying its metadata is not
+    covered by the hash (its fields' types are still checked).
+    """
     tensors, header = read_safetensors(path, what="checkpoint")
-    try:
-        meta = json.loads(header["chainrule"])
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise KeyError("format")
-    except (KeyError, TypeError, ValueError):
-        raise ModelFileError(
-            f"{os.fspath(path)!r} is not a chainrule training checkpoint "
-            f"(no '{CHECKPOINT_FORMAT}' metadata)"
-        ) from None
-    if _digest(tensors) != meta.get("sha256"):
-        raise ModelFileError(f"checkpoint {os.fspath(path)!r} is corrupted: its arrays do not "
-                             "match the SHA-256 recorded when it was written")
+    path = os.fspath(path)
+    meta = read_metadata(header, path, "checkpoint", (CHECKPOINT_FORMAT, *OLD_CHECKPOINT_FORMATS),
+                         f"{path!r} is not a chainrule training checkpoint "
+                         f"(no '{CHECKPOINT_FORMAT}' metadata)")
+    old = meta["format"] != CHECKPOINT_FORMAT
+    recorded = meta.get("sha256")
+    if recorded != (arrays_digest(tensors) if old else checkpoint_digest(tensors, meta)):
+        covered = "arrays do" if old else "arrays and metadata do"
+        raise ModelFileError(f"checkpoint {path!r} is corrupted: its {covered} not match the "
+                             "SHA-256 recorded when it was written")
+    check_checkpoint(meta, tensors, path, _model_classes())
+    check_finite(tensors, f"checkpoint {path!r}")
+    if old:
+        warnings.warn(f"checkpoint {path!r} is in the older format {meta['format']}: its "
+                      "SHA-256 covers the arrays only, so its metadata (counters, History, "
+                      "hyperparameters, generator states) is not covered; the next save "
+                      f"writes {CHECKPOINT_FORMAT}", UserWarning, stacklevel=2)
     return tensors, meta
 
 
 def restore_checkpoint(trainer, path):
     """Put the state saved in ``path`` into ``trainer`` (its model and optimizer too).
 
-    The trainer's model must have the architecture the checkpoint was written from and
-    its optimizer the same type; otherwise ``ModelFileError`` names the difference.
+    The trainer's model must have the architecture and dtype the checkpoint was written
+    from and its optimizer the same type; otherwise ``ModelFileError`` names the
+    difference. All or nothing: everything is checked first, and if applying still
+    fails, the model's arrays, the optimizer, the Trainer's counters and History and
+    every generator are put back as they were before the exception propagates.
     Returns the ``extra`` data given to ``save_checkpoint``.
     """
     tensors, meta = read_checkpoint(path)
@@ -281,21 +282,46 @@ def restore_checkpoint(trainer, path):
         )
     state = {slot: [tensors[f"optimizer/{slot}/{i}"] for i in range(n)]
              for slot, n in opt["slots"].items()}
-    optimizer.load_state_dict({"type": opt["type"], "hyperparams": opt["hyperparams"],
-                               "step": opt["step"], "keys": opt.get("keys"), "state": state})
-    for name, target in {**model.params, **model.buffers}.items():
-        target[...] = model_arrays[name]
-    if meta["model_rng_state"] is not None and model.rng is not None:
-        model.rng.bit_generator.state = meta["model_rng_state"]
-    trainer.load_state_dict(meta["trainer"])
+    check_optimizer_arrays(state, opt["keys"], model.params, path)
+    check_generator_state(model.rng, meta["model_rng_state"], "model_rng_state", path)
+    for key in ("rng_state", "epoch_rng_state"):
+        check_generator_state(trainer.rng, meta["trainer"][key], f"trainer.{key}", path)
+    before = _snapshot(trainer)
+    try:
+        optimizer.load_state_dict({"type": opt["type"], "hyperparams": opt["hyperparams"],
+                                   "step": opt["step"], "keys": opt["keys"], "state": state})
+        for name, target in {**model.params, **model.buffers}.items():
+            target[...] = model_arrays[name]
+        if meta["model_rng_state"] is not None and model.rng is not None:
+            model.rng.bit_generator.state = meta["model_rng_state"]
+        trainer.load_state_dict(meta["trainer"])
+    except BaseException as exc:
+        _roll_back(trainer, before)
+        if isinstance(exc, ChainruleInputError):
+            raise ModelFileError(f"checkpoint {path!r} cannot be restored: {exc}") from None
+        raise
     return meta.get("extra")
 
 
-def clean_stale_temporaries(directory):
-    """Remove ``.NAME.XXXXXXXX.part`` files an interrupted atomic write left behind."""
-    removed = []
-    for entry in Path(directory).glob(".*.part"):
-        if entry.is_file():
-            entry.unlink(missing_ok=True)
-            removed.append(entry.name)
-    return removed
+def _snapshot(trainer):
+    """What ``restore_checkpoint`` may change, kept so ``_roll_back`` can put it back."""
+    model, optimizer = trainer.model, trainer.optimizer
+    arrays = {k: np.array(a, copy=True) for k, a in {**model.params, **model.buffers}.items()}
+    return (arrays, _generator_state(model), optimizer.state_dict(), dict(optimizer.__dict__),
+            dict(trainer.__dict__), trainer.rng.bit_generator.state)
+
+
+def _roll_back(trainer, before):
+    arrays, model_rng, opt_state, opt_attrs, trainer_attrs, trainer_rng = before
+    model, optimizer = trainer.model, trainer.optimizer
+    targets = {**model.params, **model.buffers}
+    for name, a in arrays.items():
+        targets[name][...] = a
+    optimizer.load_state_dict(opt_state)  # values, for optimizers that load in place
+    optimizer.__dict__.clear()
+    optimizer.__dict__.update(opt_attrs)  # and the very objects it held
+    trainer.__dict__.clear()
+    trainer.__dict__.update(trainer_attrs)
+    if model_rng is not None:
+        model.rng.bit_generator.state = model_rng
+    trainer.rng.bit_generator.state = trainer_rng

@@ -13,6 +13,7 @@ import numpy as np
 from .conv_layers import Convolution, Pooling
 from .functions import conv_output_size
 from .layers import Affine, Dropout, Relu
+from .limits import check_parameters
 from .network import Sequential
 from .rng import as_generator
 from .validation import InputTypeError, InputValueError, check_float_dtype, check_number
@@ -37,6 +38,23 @@ def _conv_param(param, name):
     out = {key: check_number(param[key], f"{name}[{key!r}]", integer=True,
                              low=0 if key == "pad" else 1) for key in CONV_KEYS}
     return out
+
+
+def _check_deep_size(input_dim, params, hidden_size, output_size, dtype):
+    """DeepConvNet's parameters and one sample's largest columns, checked before drawing."""
+    (c, h, w), shapes = input_dim, []
+    for i, p in enumerate(params):
+        fn, fs = p["filter_num"], p["filter_size"]
+        h = conv_output_size(h, fs, p["stride"], p["pad"])
+        w = conv_output_size(w, fs, p["stride"], p["pad"])
+        shapes += [(fn, c, fs, fs), (fn,), (c * fs * fs, h * w)]
+        c = fn
+        if i % 2 == 1:
+            h, w = conv_output_size(h, 2, 2), conv_output_size(w, 2, 2)
+    shapes += [(c * h * w, hidden_size), (hidden_size,), (hidden_size, output_size),
+               (output_size,)]
+    check_parameters("DeepConvNet", shapes, dtype,
+                     noun="parameters and numbers of one sample's feature maps")
 
 
 def _weights(rng, shape, std, fan_in, dtype):
@@ -70,6 +88,10 @@ class SimpleConvNet(Sequential):
         oh = conv_output_size(h, fs, p["stride"], p["pad"])
         ow = conv_output_size(w, fs, p["stride"], p["pad"])
         pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
+        check_parameters("SimpleConvNet", [  # and one sample's columns and feature maps
+            (fn, c, fs, fs), (fn,), (pooled, hidden_size), (hidden_size,),
+            (hidden_size, output_size), (output_size,), (c * fs * fs, oh * ow), (fn, oh, ow)],
+            dtype, noun="parameters and numbers of one sample's feature maps")
         rng = self.rng
         layers = [
             Convolution(_weights(rng, (fn, c, fs, fs), weight_init_std, c * fs * fs, dtype),
@@ -127,6 +149,7 @@ class DeepConvNet(Sequential):
         hidden_size = check_number(hidden_size, "hidden_size", integer=True, low=1)
         output_size = check_number(output_size, "output_size", integer=True, low=1)
         dtype = check_float_dtype(dtype)
+        _check_deep_size(input_dim, params, hidden_size, output_size, dtype)
         rng = self.rng = as_generator(random_state)
         layers = []
         for i, p in enumerate(params):

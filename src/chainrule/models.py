@@ -11,6 +11,7 @@ import numpy as np
 
 from .functions import cross_entropy_error, softmax
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
+from .limits import check_parameters
 from .network import ParamDict, Sequential
 from .protocol import Model
 from .rng import as_generator
@@ -54,6 +55,12 @@ def init_scale(weight_init_std, n_in):
     )
 
 
+def _affine_shapes(sizes):
+    """The (W, b) shapes of Affine layers joining consecutive ``sizes``."""
+    return [shape for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+            for shape in ((n_in, n_out), (n_out,))]
+
+
 def _affine(rng, n_in, n_out, std, dtype):
     W = (init_scale(std, n_in) * rng.standard_normal((n_in, n_out))).astype(dtype)
     return Affine(W, np.zeros(n_out, dtype=dtype))
@@ -83,6 +90,7 @@ class TwoLayerNet(Sequential):
         dtype = check_float_dtype(dtype)
         init_scale(weight_init_std, 1)  # validate before drawing anything
         act = _activation(activation)
+        check_parameters("TwoLayerNet", _affine_shapes(sizes), dtype)
         self.rng = as_generator(random_state)
         layers = [_affine(self.rng, sizes[0], sizes[1], weight_init_std, dtype), act(),
                   _affine(self.rng, sizes[1], sizes[2], weight_init_std, dtype)]
@@ -123,6 +131,7 @@ class MultiLayerNet(Sequential):
         dtype = check_float_dtype(dtype)
         init_scale(weight_init_std, 1)
         act = _activation(activation)
+        check_parameters("MultiLayerNet", _affine_shapes(sizes), dtype)
         self.rng = as_generator(random_state)
         layers = []
         for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True):

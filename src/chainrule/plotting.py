@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from .evaluation import chunk_rows
 from .validation import InputValueError
 
 __all__ = [
@@ -202,7 +203,8 @@ def plot_decision_boundary(model, x, t, out=None, *, resolution=300, title=None)
     """The class the model predicts over the plane, with the data on top (2-D inputs).
 
     ``x`` is (N, 2); ``t`` labels (N,) or one-hot rows (N, C). Every grid point is
-    classified in one batch with ``model.predict``. Returns the Figure.
+    classified with ``model.predict``, in one batch when it fits in memory (see
+    ``evaluation.chunk_rows``). Returns the Figure.
     """
     plt = _pyplot()
     x = np.asarray(x)
@@ -214,7 +216,10 @@ def plot_decision_boundary(model, x, t, out=None, *, resolution=300, title=None)
     pad = 0.1 * (hi - lo) + 1e-9
     grid = _grid((lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]), resolution)
     points = grid.reshape(2, -1).T
-    classes = np.argmax(model.predict(points), axis=1).reshape(resolution, resolution)
+    rows = chunk_rows(model, points, points.shape[0])  # in chunks that fit in memory
+    classes = np.concatenate([np.argmax(model.predict(points[i:i + rows]), axis=1)
+                              for i in range(0, points.shape[0], rows)])
+    classes = classes.reshape(resolution, resolution)
     n_classes = int(max(labels.max() + 1, classes.max() + 1))
     cmap = plt.get_cmap("tab10")
     fig, ax = plt.subplots(figsize=(5.5, 5))

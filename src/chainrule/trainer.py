@@ -209,7 +209,9 @@ class Trainer:
         names the evaluation data in those lines. ``callbacks`` are called as
         ``callback(trainer)`` after each epoch, ``step_callbacks`` after each step.
 
-        Raises ``TrainingDiverged`` when a mini-batch loss is NaN or infinite.
+        Raises ``TrainingDiverged`` when a mini-batch loss is NaN or infinite, or when
+        the weights are at the end of an epoch (an epoch's last update has no later loss
+        to show it).
         """
         check_positive(max_epoch, "max_epoch", integer=True)
         check_positive(batch_size, "batch_size", integer=True)
@@ -261,6 +263,7 @@ class Trainer:
                         self.running[3] += time.perf_counter() - start
                         return  # stopped between two steps; state_dict() can resume here
                 self.running[3] += time.perf_counter() - start
+                self._check_weights()  # the epoch's last update is checked by no later loss
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 loss_sum, correct, seen, seconds = self.running
@@ -310,6 +313,15 @@ class Trainer:
         if math.isfinite(loss):  # no backward through NaN: the step raises anyway
             self.model.backward()
         return loss, count_correct(self.model.last_output, t_batch), x_batch.shape[0]
+
+    def _check_weights(self):
+        """``TrainingDiverged`` when an update left a parameter NaN or infinite."""
+        for name, array in self.model.params.items():
+            if not np.isfinite(array).all():
+                raise TrainingDiverged(
+                    f"the weights became NaN or infinite ({name}) at epoch {self.epoch + 1}, "
+                    f"iteration {self.iteration} with lr={self.optimizer.lr:g}; try a "
+                    "smaller learning rate, or gradient clipping (max_grad)")
 
     def _record(self, train_loss, train_accuracy, eval_data, seconds):
         h = self.history

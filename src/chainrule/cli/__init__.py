@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 
 from ..trainer import TrainingDiverged
 from ..validation import ChainruleInputError
@@ -56,7 +57,9 @@ def main(argv=None):
 
     root = launched_rank() == 0  # under mpiexec, errors every rank meets print once
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():  # a warning is one line too, named by the command
+            warnings.showwarning = _one_line_warning(args.parser.prog)
+            return args.handler(args)
     except ChainruleInputError as exc:  # UsageError and ModelFileError are ones too
         if root:
             print(usage_error_line(args.parser.prog, one_line(exc)), file=sys.stderr)
@@ -83,6 +86,13 @@ def main(argv=None):
               file=sys.stderr)
         abort(1)
         return 1
+
+
+def _one_line_warning(prog):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {one_line(message)}", file=sys.stderr if file is None else file)
+
+    return show
 
 
 def one_line(exc):

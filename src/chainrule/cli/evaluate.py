@@ -137,23 +137,56 @@ def run_evaluate(args):
 
 
 def _read_npy(path):
-    """The array in a .npy file; never unpickles. Bad files are reported as bad input."""
+    """The array in a .npy file; never unpickles. Bad files are reported as bad input.
+
+    The header is read first: the file must be a regular file whose data is exactly as
+    long as the header's shape and dtype say, and that size must fit in memory
+    (``chainrule.limits``), before anything is allocated.
+    """
+    import math
+    import stat
+
+    from ..limits import check_allocation
+
+    what = f"INPUT.npy {path!r}"
     try:
         with open(path, "rb") as fh:
-            magic = fh.read(6)
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"{what} is not a regular file")
+            if fh.read(6) != b"\x93NUMPY":
+                raise UsageError(f"{what} is not a .npy array of numbers (no .npy header; "
+                                 "save arrays with numpy.save)")
+            fh.seek(0)
+            try:
+                version = np.lib.format.read_magic(fh)
+                shape, _, dtype = _read_header(fh, version)
+            except (ValueError, OSError, EOFError) as exc:
+                raise UsageError(f"{what} has a bad .npy header ({exc})") from None
+            if dtype.hasobject:
+                raise UsageError(f"{what} is not a .npy array of numbers (it holds objects, "
+                                 "not numbers; chainrule never loads pickled data)")
+            nbytes = math.prod(shape) * dtype.itemsize
+            held = info.st_size - fh.tell()
+            if held != nbytes:
+                raise UsageError(f"{what}: its header says shape {shape} of {dtype} "
+                                 f"({nbytes:,} bytes), but the file holds {held:,} bytes")
+            check_allocation(2 * nbytes, f"{what} (shape {shape})")
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
     except FileNotFoundError:
-        raise UsageError(f"INPUT.npy {path!r} does not exist") from None
+        raise UsageError(f"{what} does not exist") from None
     except OSError as exc:
-        raise UsageError(f"INPUT.npy {path!r} cannot be read ({exc.strerror})") from None
-    if magic != b"\x93NUMPY":
-        raise UsageError(f"INPUT.npy {path!r} is not a .npy array of numbers (no .npy header; "
-                         "save arrays with numpy.save)")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        why = "it holds objects, not numbers" if "pickle" in str(exc) else str(exc)
-        raise UsageError(f"INPUT.npy {path!r} is not a .npy array of numbers ({why}; "
-                         "chainrule never loads pickled data)") from None
+        raise UsageError(f"{what} cannot be read ({exc.strerror})") from None
+
+
+def _read_header(fh, version):
+    """(shape, fortran_order, dtype) of a .npy header of ``version``."""
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f"unsupported .npy format version {version}")
 
 
 def looks_like_raw_pixels(x):

@@ -6,7 +6,9 @@ TwoLayerNet(2, 10, 3) with sigmoid, SGD lr 1.0, batch 30, 300 epochs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -22,6 +24,7 @@ from .common import (
     positive_float,
     positive_int,
 )
+from .runfolder import check_folder, write_folder
 
 EXAMPLES = """\
 examples:
@@ -171,23 +174,30 @@ RESUME_KEYS = ("dataset", "model", "hidden", "activation", "weight_decay", "drop
                "batchnorm", "seed", "optimizer", "lr", "batch_size", "max_grad", "dtype")
 
 
-def _checkpoint_dir(args, prepare=True):
-    """The checkpoint folder, made and cleaned of stale temporary files; or None.
+@contextlib.contextmanager
+def _checkpoint_folder(args, prepare=True):
+    """The checkpoint folder (or None), made, locked for this run and cleaned of the
+    temporary files interrupted saves left, for the duration of the block.
 
-    Only the process that writes checkpoints (rank 0 under MPI) ``prepare``s it.
+    Only the process that writes checkpoints (rank 0 under MPI) ``prepare``s it; a
+    folder another run holds is a usage error naming that run's process id.
     """
-    from ..checkpoint import clean_stale_temporaries
+    from ..checkpoint import clean_stale_temporaries, lock_folder
 
     folder = args.resume or args.checkpoint_dir
     if folder is None:
-        return None
+        yield None
+        return
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--checkpoint-dir must be a directory, got {str(folder)!r} (a file)")
-    if prepare:
-        folder.mkdir(parents=True, exist_ok=True)
+    if not prepare:
+        yield folder
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with lock_folder(folder):
         clean_stale_temporaries(folder)
-    return folder
+        yield folder
 
 
 def _resume(trainer, args, folder, say, batches):
@@ -204,6 +214,10 @@ def _resume(trainer, args, folder, say, batches):
     if differ:
         raise UsageError(f"--resume: the checkpoint was written with other arguments: "
                          f"{'; '.join(differ)}")
+    if trainer.epoch > args.epochs:
+        raise UsageError(f"--epochs {args.epochs} is fewer than the {trainer.epoch} epochs the "
+                         f"checkpoint in {folder} has already trained; give --epochs "
+                         f"{trainer.epoch} or more")
     say(f"resumed from {path} at {position(trainer, batches)}")
 
 
@@ -211,25 +225,37 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def _stop_on_ctrl_c(trainer, say):
-    """First Ctrl-C: finish the current step and stop cleanly; a second one: stop now."""
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _stop_on_signals(trainer, say):
+    """Ctrl-C, SIGTERM (what batch schedulers send before they kill) and SIGHUP: finish
+    the current step and stop cleanly, saving a checkpoint; a second one stops at once.
+
+    Returns (the previous handlers to put back, a list that receives the signal's name).
+    """
     import signal
 
-    def handler(signum, frame):
-        if trainer.stop_requested:
-            raise KeyboardInterrupt
-        trainer.stop_requested = True
-        say("\nstopping after this step (Ctrl-C again to stop at once)")
+    received = []
 
-    return signal.signal(signal.SIGINT, handler)
+    def handler(signum, frame):
+        if trainer.stop_requested or received:
+            raise KeyboardInterrupt
+        received.append(signal.Signals(signum).name)
+        trainer.stop_requested = True
+        again = "Ctrl-C" if signum == signal.SIGINT else received[0]
+        say(f"\nstopping after this step ({again} again to stop at once)")
+
+    previous = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            previous[number] = signal.signal(number, handler)
+    return previous, received
 
 
 def run(args):
-    import signal
-
     from .. import distributed
-    from ..checkpoint import CHECKPOINT_NAME, save_checkpoint, save_model
-    from ..evaluation import evaluate
     from ..optim import get_optimizer
     from ..trainer import Trainer
 
@@ -247,6 +273,12 @@ def run(args):
         raise UsageError(f"--out must be a directory, got {args.out!r} (a file)")
     say = (lambda *a: None) if args.quiet or not root else (
         lambda *a: print(*a, flush=True))
+    run_dir = _run_dir(args.out)  # made only after training, so an interrupt leaves none
+    if root:  # before any work: an unwritable place is a usage error now, not after training
+        check_folder(run_dir, "--out", must_be_empty=True)
+        if args.resume or args.checkpoint_dir:
+            check_folder(args.resume or args.checkpoint_dir,
+                         "--resume" if args.resume else "--checkpoint-dir")
     train, test = load_dataset(args.dataset, args.data_dir, args.quiet)
     n_classes = int(train[1].max()) + 1
     model = build_model(args, train[0].reshape(train[0].shape[0], -1).shape[1], n_classes)
@@ -258,7 +290,19 @@ def run(args):
                                                   comm=comm)
     else:
         trainer = Trainer(model, optimizer, random_state=args.seed)
-    folder = _checkpoint_dir(args, prepare=root)
+    with _checkpoint_folder(args, prepare=root) as folder:
+        return _train(args, trainer, train, test, folder, run_dir, say, root, ranks)
+
+
+def _train(args, trainer, train, test, folder, run_dir, say, root, ranks):
+    """Fit (resuming from ``folder`` if asked), then write the run folder on rank 0."""
+    import signal
+
+    from ..checkpoint import CHECKPOINT_NAME, save_checkpoint, save_model
+    from ..evaluation import evaluate
+    from ..trainer import TrainingDiverged
+
+    model, optimizer = trainer.model, trainer.optimizer
     saved_args = {k: _plain(getattr(args, k)) for k in RESUME_KEYS}
     batches = -(-train[0].shape[0] // args.batch_size)
     callbacks = []
@@ -270,12 +314,11 @@ def run(args):
         if root:
             callbacks.append(lambda tr: save_checkpoint(tr, folder / CHECKPOINT_NAME,
                                                         saved_args))
-    run_dir = _run_dir(args.out)  # made only after training, so an interrupt leaves none
     say(f"{args.dataset}: {train[0].shape[0]} training samples"
         + (f", {test[0].shape[0]} test samples" if test else ""))
     say(model.summary())
     say(f"optimizer: {optimizer!r}, {args.epochs} epochs of batch {args.batch_size}")
-    previous = _stop_on_ctrl_c(trainer, say)
+    previous, received = _stop_on_signals(trainer, say)
     first_epoch = trainer.epoch
     start = time.perf_counter()
     try:
@@ -284,27 +327,35 @@ def run(args):
                               verbose=0 if args.quiet or not root else 1 + args.verbose,
                               callbacks=callbacks, eval_name="test")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     seconds = time.perf_counter() - start
     finished = trainer.epoch - first_epoch  # whole epochs this run; the first may be resumed
     per_epoch = sum(history.seconds[-finished:]) / finished if finished else None
     if trainer.stop_requested and trainer.epoch < args.epochs:
+        name = received[0] if received else "SIGINT"  # under MPI another rank may have had it
+        code = 128 + getattr(signal, name)
+        how = "interrupted" if name == "SIGINT" else f"stopped by {name}"
         where = position(trainer, batches)
         if not root:
-            return 130
+            return code
         if folder is None:
-            print(f"chainrule train: interrupted at {where}; nothing saved (use "
+            print(f"chainrule train: {how} at {where}; nothing saved (use "
                   "--checkpoint-dir to be able to resume)", file=sys.stderr)
-            return 130
+            return code
         save_checkpoint(trainer, folder / CHECKPOINT_NAME, saved_args)
-        print(f"chainrule train: interrupted at {where}; checkpoint saved, continue with "
+        print(f"chainrule train: {how} at {where}; checkpoint saved, continue with "
               f"--resume {folder}", file=sys.stderr)
-        return 130
+        return code
 
     train_loss, train_accuracy = evaluate(model, *train)
     test_loss = test_accuracy = None
     if test is not None:
         test_loss, test_accuracy = evaluate(model, *test)
+    for split, loss in (("training", train_loss), ("test", test_loss)):
+        if loss is not None and not math.isfinite(loss):  # finite weights can overflow it
+            raise TrainingDiverged(f"the final weights give a {split} loss of {loss}; try a "
+                                   "smaller learning rate, or --max-grad")
     metrics = {
         "dataset": args.dataset, "model": type(model).__name__, "config": model.config,
         "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
@@ -318,11 +369,15 @@ def run(args):
     }
     if not root:
         return 0
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    history.to_csv(run_dir / "history.csv")
-    save_model(model, run_dir / "model.safetensors")
-    figures = _figures(run_dir, history, model, train, say)
+    figures = []
+
+    def write(tmp):  # into a temporary folder, renamed onto run_dir when complete
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+        history.to_csv(tmp / "history.csv")
+        save_model(model, tmp / "model.safetensors")
+        figures.extend(_figures(tmp, history, model, train, say))
+
+    write_folder(run_dir, write)
 
     test_text = "n/a (no test split)" if test_accuracy is None else f"{test_accuracy:.4f}"
     speed = "" if per_epoch is None else f", {per_epoch:.3f} s/epoch"
@@ -331,5 +386,5 @@ def run(args):
     files = ["metrics.json", "history.csv", "model.safetensors", *figures]
     say(f"wrote {run_dir}{os.sep}: {', '.join(files)}")
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps(metrics, allow_nan=False))
     return 0

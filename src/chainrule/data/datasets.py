@@ -3,7 +3,8 @@
 Where the four files are looked for, in order (a directory counts only when it holds
 all four, each as ``NAME.gz`` or raw ``NAME``):
 
-1. ``data_dir``, when given (a missing ``data_dir`` is an error);
+1. ``data_dir``, when given, and nothing else (a missing ``data_dir`` is an error; one
+   without the files gets them downloaded into it, or the error names it);
 2. ``$CHAINRULE_DATA/<name>``, then ``$CHAINRULE_DATA`` itself;
 3. the user cache ``$XDG_CACHE_HOME/chainrule/<name>`` (default ``~/.cache/chainrule/<name>``);
 4. the data set's ``system_dirs`` (for Fashion-MNIST ``/usr/share/datasets/fashion-mnist``,
@@ -13,7 +14,9 @@ When none holds them, they are downloaded (``download=True``) into ``data_dir``,
 ``$CHAINRULE_DATA/<name>``, else the cache. Every file is checked once against its pinned
 SHA-256 (see ``FileSpec.hash_of``) and its IDX structure; the decoded arrays are then kept
 in ``<cache>/<name>/decoded.npz`` (keyed by the source files' paths, sizes and
-modification times, read without pickle), so later loads skip decompression and hashing.
+modification times, read without pickle, with a SHA-256 of the arrays that is checked,
+and their structure, on every read), so later loads skip decompression and the files'
+hashes. A cache that fails a check is ignored and rewritten.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -152,7 +156,9 @@ def _cache_root():
 
 
 def _search_dirs(spec, data_dir):
-    dirs = [] if data_dir is None else [data_dir]
+    if data_dir is not None:  # the user's choice: never another copy behind their back
+        return [data_dir]
+    dirs = []
     env = os.environ.get("CHAINRULE_DATA")
     if env:
         dirs += [Path(env) / spec.name, Path(env)]
@@ -214,21 +220,44 @@ def _download_into(dest, spec, mirrors, progress, timeout):
     return dest
 
 
+def _idx_limit(fspec):
+    """The most bytes the IDX file of ``fspec`` may hold: exactly its size when pinned."""
+    from ..limits import memory_limit
+
+    if fspec.shape is None:
+        return memory_limit() // 3
+    return 4 + 4 * len(fspec.shape) + math.prod(fspec.shape)  # uint8 items
+
+
 def _read_verified(path, fspec):
-    """The IDX array in ``path``, after the SHA-256 check that ``fspec`` pins."""
-    raw = path.read_bytes()
+    """The IDX array in ``path``, after the SHA-256 check that ``fspec`` pins.
+
+    Bounded: the file is read only up to the size its pinned shape allows (plus gzip's
+    overhead), the hash of a gzip file is checked before it is decompressed, and
+    decompression stops as soon as it passes that size, so a gzip bomb costs
+    milliseconds and no memory.
+    """
+    from ..limits import read_bounded
+
+    limit = _idx_limit(fspec)
+    raw = read_bounded(path, limit + limit // 100 + 4096, "data file")
     compressed = raw[:2] == GZIP_MAGIC
-    data = gunzip(raw, path) if compressed else raw
-    if fspec.sha256 is not None and (fspec.hash_of == "idx" or compressed):
-        hashed, what = (data, "decompressed data") if fspec.hash_of == "idx" else (raw, "file")
-        actual = hashlib.sha256(hashed).hexdigest()
-        if actual != fspec.sha256:
-            raise ChecksumError(
-                f"{path}: SHA-256 of the {what} is {actual}, expected {fspec.sha256}; the file "
-                "is corrupt or another version: delete it (it is then downloaded again) or "
-                "replace it with the original"
-            )
+    if fspec.sha256 is not None and compressed and fspec.hash_of == "gz":
+        _check_hash(path, raw, fspec.sha256, "file")
+    data = gunzip(raw, path, limit=limit) if compressed else raw
+    if fspec.sha256 is not None and fspec.hash_of == "idx":
+        _check_hash(path, data, fspec.sha256, "decompressed data")
     return decode_idx(data, path)
+
+
+def _check_hash(path, data, expected, what):
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ChecksumError(
+            f"{path}: SHA-256 of the {what} is {actual}, expected {expected}; the file "
+            "is corrupt or another version: delete it (it is then downloaded again) or "
+            "replace it with the original"
+        )
 
 
 def _check_structure(spec, paths, arrays):
@@ -275,7 +304,11 @@ def _load_verified(spec, directory, cache):
     if cache:
         arrays = _read_cache(cache_file, key)
         if arrays is not None:
-            return arrays
+            try:
+                _check_structure(spec, paths, arrays)
+                return arrays
+            except IdxError:
+                pass  # a cache that does not fit the data set: decode the files again
     arrays = [_read_verified(p, f) for p, f in zip(paths, spec.files, strict=True)]
     _check_structure(spec, paths, arrays)
     if cache:
@@ -283,12 +316,28 @@ def _load_verified(spec, directory, cache):
     return arrays
 
 
+def _arrays_digest(arrays):
+    """SHA-256 over the four arrays' dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
 def _read_cache(cache_file, key):
+    """The cached arrays when their key and SHA-256 (recorded when written) match; else None.
+
+    The hash finds a damaged or altered cache; the caller also checks the structure.
+    """
     try:
         with np.load(cache_file, allow_pickle=False) as z:
             if str(z["key"]) != key:
                 return None
-            return [z[k] for k in _KEYS]
+            arrays = [z[k] for k in _KEYS]
+            if str(z["sha256"]) != _arrays_digest(arrays):
+                return None
+            return arrays
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # absent, stale or damaged: decode the files again
 
@@ -298,7 +347,8 @@ def _write_cache(cache_file, key, arrays):
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(cache_file) as f:
-            np.savez(f, key=np.array(key), **dict(zip(_KEYS, arrays, strict=True)))
+            np.savez(f, key=np.array(key), sha256=np.array(_arrays_digest(arrays)),
+                     **dict(zip(_KEYS, arrays, strict=True)))
     except OSError:
         pass
 

@@ -53,23 +53,47 @@ def read_idx(path):
 
     Raises ``IdxError`` (a ``ValueError``), naming the file, for wrong magic bytes, an
     unknown type code, data longer or shorter than the dimensions say, and a truncated or
-    corrupt gzip stream. ``FileNotFoundError`` and other ``OSError`` pass through.
+    corrupt gzip stream. The file and its decompressed data are read only up to what
+    this process may allocate (``chainrule.limits``); more is an error, not a
+    ``MemoryError``. ``FileNotFoundError`` and other ``OSError`` pass through.
     """
+    from ..limits import memory_limit, read_bounded
+
     path = Path(path)
-    raw = path.read_bytes()
-    data = gunzip(raw, path) if raw[:2] == GZIP_MAGIC else raw
+    room = memory_limit() // 3  # the file, its decompressed bytes and the copy below
+    raw = read_bounded(path, room, "IDX file")
+    data = gunzip(raw, path, limit=room) if raw[:2] == GZIP_MAGIC else raw
     array = decode_idx(data, path)
     return array.astype(array.dtype.newbyteorder("="))  # a writeable, native-order copy
 
 
-def gunzip(raw, name):
-    """The decompressed bytes of a gzip stream, or ``IdxError`` naming ``name``."""
+def gunzip(raw, name, limit=None):
+    """The decompressed bytes of a gzip stream, or ``IdxError`` naming ``name``.
+
+    Decompression streams, so at most ``limit`` bytes (when given) are ever produced: a
+    stream that would decompress to more (a gzip bomb, or simply not the expected file)
+    is refused as soon as it passes ``limit``. Concatenated gzip members are joined.
+    """
+    out, rest = bytearray(), raw
     try:
-        return gzip.decompress(raw)
+        while rest:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = rest
+            while data:
+                room = -1 if limit is None else limit + 1 - len(out)
+                out += member.decompress(data, max(room, 1) if room >= 0 else 0)
+                if limit is not None and len(out) > limit:
+                    raise IdxError(f"{name}: the gzip data decompresses to more than {limit} "
+                                   "bytes, the most this file may hold")
+                data = member.unconsumed_tail
+            if not member.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            rest = member.unused_data
     except (EOFError, OSError, zlib.error) as exc:
         raise IdxError(
             f"{name}: truncated or corrupt gzip data ({len(raw)} bytes compressed): {exc}"
         ) from None
+    return bytes(out)
 
 
 def decode_idx(data, name):
