@@ -33,6 +33,7 @@ MODULES = [
     ("chainrule.models", "networks"),
     ("chainrule.network", "Sequential and the parameter mapping"),
     ("chainrule.gradcheck", "backprop against central differences"),
+    ("chainrule.fastgrad", "a model's central differences from what each nudge changes"),
     ("chainrule.optim", "optimizers"),
     ("chainrule.schedules", "learning-rate schedules"),
     ("chainrule.trainer", "the training loop"),

@@ -4,17 +4,22 @@
 from ``backward`` with central differences (f(θ + h e) - f(θ - h e)) / 2h, in float64 on
 a copy of the target, so the caller's layer or model never changes.
 
-Two modes. ``'exact'`` perturbs every element. ``'directional'`` perturbs each tensor
-along a few unit directions v and compares (f(θ + h v) - f(θ - h v)) / 2h with ⟨∇f, v⟩,
-as PyTorch's fast gradcheck and JAX's ``check_grads`` do: one direction is the analytic
-gradient itself (any scaling error shows at full size), the others are random. When a
-tensor fails, a sample of its elements is checked one by one to say where. ``'auto'``
-picks exact up to ``exact_limit`` elements in all and directional above.
+Two modes. ``'exact'`` perturbs every element; for a model it asks the model's own
+``numerical_gradient(x, t, h=h, with_input=True)`` for all of them at once, which for
+``Sequential`` (so ``TwoLayerNet``, ``MultiLayerNet``) is the fast path of
+``chainrule.fastgrad``: the same central differences, for 784-100-10 in under a second.
+``'directional'`` perturbs each tensor along a few unit directions v and compares
+(f(θ + h v) - f(θ - h v)) / 2h with ⟨∇f, v⟩, as PyTorch's fast gradcheck and JAX's
+``check_grads`` do: one direction is the analytic gradient itself (any scaling error
+shows at full size), the others are random. When a tensor fails, a sample of its
+elements is checked one by one to say where. ``'auto'`` picks exact up to
+``exact_limit`` elements in all and directional above.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,11 +88,22 @@ def _float64_copy(target):
     return target
 
 
+def _takes(method, *names):
+    """Whether ``method``'s signature has parameters of all these names."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return all(name in parameters for name in names)
+
+
 def _problem(target, inputs, t, rng):
-    """Return (f, backprop, named arrays) for the kind of target.
+    """Return (f, backprop, named arrays, numeric) for the kind of target.
 
     f() evaluates the scalar at the current values of the arrays (they are perturbed in
-    place); backprop() returns the analytic gradient of each named array.
+    place); backprop() returns the analytic gradient of each named array; numeric(h),
+    or None, returns the central differences of every named array at once (a model's
+    own ``numerical_gradient``, when it takes ``h`` and ``with_input``).
     """
     if _is_model(target):
         x, t = target.validate(inputs[0], t)
@@ -99,7 +115,12 @@ def _problem(target, inputs, t, rng):
             target.forward_checked(x, t)
             return [target.backward(), *target.grads.values()]
 
-        return f, backprop, [("x", x), *target.params.items()]
+        def numeric(h):
+            grads, dx = target.numerical_gradient(x, t, h=h, with_input=True)
+            return [dx, *(grads[name] for name in target.params)]
+
+        own = _takes(target.numerical_gradient, "h", "with_input")
+        return f, backprop, [("x", x), *target.params.items()], numeric if own else None
 
     names = [f"x{i}" for i in range(len(inputs))] if len(inputs) > 1 else ["x"]
     pnames = protocol.param_names(target)
@@ -113,7 +134,7 @@ def _problem(target, inputs, t, rng):
             target.forward(*inputs, t)
             return [target.backward(1), *target.grads]
 
-        return f, backprop, arrays
+        return f, backprop, arrays, None
 
     out = target.forward(*inputs)
     outs = out if isinstance(out, list) else [out]
@@ -130,7 +151,7 @@ def _problem(target, inputs, t, rng):
         dx = list(dx) if isinstance(dx, tuple) else [dx]
         return [*dx, *target.grads]
 
-    return f, backprop, arrays
+    return f, backprop, arrays, None
 
 
 def _rel_errors(analytic, numeric, floor):
@@ -201,22 +222,26 @@ def gradient_check(target, x, t=None, *, mode="auto", rtol=1e-6, atol=1e-9, h=1e
     target = _float64_copy(target)
     raw = list(x) if isinstance(x, tuple) else [x]
     inputs = [np.array(xi, dtype=np.float64) for xi in raw]
-    f, backprop, arrays = _problem(target, inputs, t, rng)
+    f, backprop, arrays, numeric = _problem(target, inputs, t, rng)
     grads = backprop()  # the first training forward draws the dropout masks ...
-    with target.held() if _is_model(target) else protocol.held(target):  # ... then held
-        return _compare(f, arrays, grads, mode, rtol, atol, h, directions, exact_limit, rng)
-
-
-def _compare(f, arrays, grads, mode, rtol, atol, h, directions, exact_limit, rng):
     total = sum(a.size for _, a in arrays)
     exact = mode == "exact" or (mode == "auto" and total <= exact_limit)
+    with target.held() if _is_model(target) else protocol.held(target):  # ... then held
+        numerics = numeric(h) if exact and numeric is not None else [None] * len(arrays)
+        return _compare(f, arrays, grads, numerics, exact, rtol, atol, h, directions, rng)
+
+
+def _compare(f, arrays, grads, numerics, exact, rtol, atol, h, directions, rng):
+    """The report: each array's backprop gradient against its central differences
+    (``numerics``, or computed here element by element) or against directions."""
     floor = atol / rtol
     report = GradCheckReport(rtol=rtol)
-    for (name, array), grad in zip(arrays, grads, strict=True):
+    for (name, array), grad, numeric in zip(arrays, grads, numerics, strict=True):
         if grad is None:
             continue
         if exact:
-            numeric = numerical_gradient(lambda _: f(), array, h)
+            if numeric is None:
+                numeric = numerical_gradient(lambda _: f(), array, h)
             errors = _rel_errors(grad, numeric, floor)
             worst_flat = int(np.argmax(errors)) if errors.size else 0
             worst = float(errors.max()) if errors.size else 0.0

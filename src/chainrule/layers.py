@@ -76,6 +76,24 @@ class Affine(Layer):
         """The shape of one input sample: (D,) for W of shape (D, H)."""
         return (self.params[0].shape[0],)
 
+    @property
+    def input_matrix(self):
+        """W: the output changes by dx @ W when the flattened input changes by dx
+        (declared for fast numerical gradients, ``chainrule.fastgrad``)."""
+        return self.params[0]
+
+    def param_columns(self, p, flat, step):
+        """Elements ``flat`` of ``params[p]`` changed by ``step`` (B,): the output column
+        each one moves, and by how much (B, N), from the last forward's input.
+
+        W[i, j] + s moves column j by s * x[:, i]; b[j] + s moves column j by s.
+        """
+        n, width = self.x.shape[0], self.params[0].shape[1]
+        if p == 0:
+            rows, cols = np.divmod(flat, width)
+            return cols, step[:, None] * self.x.T[rows]
+        return flat, np.repeat(step[:, None], n, axis=1)
+
     def forward(self, x):
         W, b = self.params
         self.x_shape = x.shape
@@ -96,6 +114,8 @@ class Affine(Layer):
 class Sigmoid(Layer):
     """y = 1 / (1 + exp(-x)).   Backward: dx = dy * y * (1 - y), from the output alone."""
 
+    elementwise = True  # forward acts on each element alone, on any shape
+
     def forward(self, x):
         self.out = sigmoid(x)
         return self.out
@@ -107,6 +127,13 @@ class Sigmoid(Layer):
 class Relu(Layer):
     """y = max(0, x).   Backward: dx = dy * [x > 0] (0 at x = 0, as in PyTorch)."""
 
+    elementwise = True
+
+    @staticmethod
+    def linear_within(x):
+        """(slope, radius): relu(x + d) = relu(x) + slope * d wherever |d| < radius."""
+        return (x > 0).astype(x.dtype), np.abs(x)
+
     def forward(self, x):
         self.positive = x > 0
         return np.maximum(x, 0)
@@ -117,6 +144,8 @@ class Relu(Layer):
 
 class Tanh(Layer):
     """y = tanh(x).   Backward: dx = dy * (1 - y**2)."""
+
+    elementwise = True
 
     def forward(self, x):
         self.out = np.tanh(x)
@@ -185,6 +214,35 @@ class SoftmaxWithLoss(Layer):
         dx *= dout / n
         return dx
 
+    def loss_change(self, x, dx, t):
+        """L(x + dx[b], t) - L(x, t) for B changes dx (B, N, C) of the logits x, exactly.
+
+        For fast numerical gradients: with p = softmax(x), row n's log-normaliser changes
+        by log1p(sum_k p_k expm1(dx_k)) and its target term by sum_k t_k dx_k, which keeps
+        the digits of small changes; rows this cannot take (changes of order 10 and
+        more) are evaluated from x + dx directly. Changes no state.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        n = x.shape[0]
+        p = softmax(x)
+        if _is_label_vector(t, x):
+            weight, linear = np.ones(n), dx[:, np.arange(n), t].sum(axis=1)
+        else:
+            weight, linear = t.sum(axis=-1), np.einsum("bnk,nk->b", dx, t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.einsum("bnk,nk->bn", np.expm1(dx), p)
+            change = np.log1p(z)
+        bad = ~np.isfinite(change) | (z < -0.5)
+        if bad.any():
+            b, rows = np.nonzero(bad)
+
+            def log_normaliser(s):
+                top = s.max(axis=-1, keepdims=True)
+                return top[:, 0] + np.log(np.exp(s - top).sum(axis=-1))
+
+            change[b, rows] = log_normaliser(x[rows] + dx[b, rows]) - log_normaliser(x[rows])
+        return (change @ weight - linear) / n
+
     @staticmethod
     def predict(x):
         """Class probabilities from logits: softmax over the last axis."""
@@ -207,6 +265,28 @@ class SigmoidWithLoss(Layer):
 
     def backward(self, dout=1):
         return (self.y - self.t) * (dout / self.t.shape[0])
+
+    def loss_change(self, x, dx, t):
+        """L(x + dx[b], t) - L(x, t) for B changes dx (B, *x.shape) of the logits, exactly.
+
+        For fast numerical gradients: softplus(x + d) - softplus(x) =
+        log1p(sigmoid(x) expm1(d)), which keeps the digits of small changes; entries this
+        cannot take are evaluated from x + dx directly. Changes no state.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = sigmoid(x) * np.expm1(dx)
+            change = np.log1p(z)
+        bad = ~np.isfinite(change) | (z < -0.5)
+        if bad.any():
+            def softplus(s):
+                return np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s)))
+
+            base = np.broadcast_to(x, dx.shape)[bad]
+            change[bad] = softplus(base + dx[bad]) - softplus(base)
+        b = dx.shape[0]
+        change = change.reshape(b, -1).sum(axis=1)
+        return (change - (dx * t).reshape(b, -1).sum(axis=1)) / x.shape[0]
 
     @staticmethod
     def predict(x):
@@ -250,14 +330,21 @@ class Dropout(Layer):
     def backward(self, dout):
         return dout * self.scale
 
+    def linear_within(self, x):
+        """(slope, radius) with the held mask: y = x * scale changes by scale * d, always."""
+        return self.scale.reshape(x.shape), np.inf
+
     @contextlib.contextmanager
     def held(self):
-        """While inside, every training forward reuses the last mask (``frozen``)."""
-        self.frozen = True
+        """While inside, every training forward reuses the last mask (``frozen``).
+
+        Nested uses are fine: leaving the inner one keeps the mask held for the outer.
+        """
+        before, self.frozen = self.frozen, True
         try:
             yield self
         finally:
-            self.frozen = False
+            self.frozen = before
 
 
 class BatchNormalization(Layer):
@@ -324,3 +411,76 @@ class BatchNormalization(Layer):
             return (dxn / self.std).reshape(self.x_shape)
         dx = dxn - dxn.mean(axis=0) - self.xn * np.mean(dxn * self.xn, axis=0)
         return (dx / self.std).reshape(self.x_shape)
+
+    # ---- declared for fast numerical gradients (chainrule.fastgrad); training mode ----
+
+    def param_columns(self, p, flat, step):
+        """gamma[j] + s moves output column j by s * xn[:, j], beta[j] + s by s."""
+        if p == 0:
+            return flat, step[:, None] * self.xn.T[flat]
+        return flat, np.repeat(step[:, None], self.xn.shape[0], axis=1)
+
+    def _statistics(self, x):
+        x = np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1)
+        return x - x.mean(axis=0), x.var(axis=0) + self.eps
+
+    def column_change(self, x, dx, columns=None):
+        """The output's change in the input's changed columns (a feature's statistics are its own).
+
+        ``x`` (N, D) is the input of a training forward, ``dx`` (B, N, k) changes of its
+        columns ``columns`` (B, k) — of all columns when None (dx (B, N, D)). With d the
+        change less its mean and q = mean(2 (x - mu) d + d^2) the change of the variance,
+        the output changes by gamma (d / s' - (x - mu) q / (s s' (s + s'))), where
+        s = sqrt(var + eps) and s' = sqrt(var + eps + q): the recomputed statistics.
+        """
+        centred, var = self._statistics(x)
+        gamma = self.params[0]
+        if columns is not None:
+            centred = np.moveaxis(centred[:, columns], 0, 1)
+            var, gamma = var[columns][:, None, :], gamma[columns][:, None, :]
+        d = dx - dx.mean(axis=1, keepdims=True)
+        q = (2 * (centred * d).sum(axis=1, keepdims=True)
+             + (d * d).sum(axis=1, keepdims=True)) / x.shape[0]
+        s, s_new = np.sqrt(var), np.sqrt(var + q)
+        return gamma * (d / s_new - centred * (q / (s * s_new * (s + s_new))))
+
+    def terms_change(self, x, terms):
+        """The output's change for an input change sum_r u_r (x) v_r, in closed form.
+
+        ``x`` (N, D) is the input of a training forward; a term (None, u, v) stands for
+        the change u[b, n] v[b, d] (u (B, N), v (B, D)), the form an ``Affine`` gives a
+        changed column. With u~ = u - mean(u), column d's variance changes by
+        q = sum_r v_r (2 cov(x_d, u_r) + sum_r' v_r' cov(u_r, u_r')), so with
+        s = sqrt(var + eps) and s' = sqrt(var + eps + q) the output changes by
+        xn gamma (s / s' - 1) + sum_r u~_r (x) gamma v_r / s', returned as the terms
+        [(xn, None, -gamma q / (s' (s + s'))), (None, u~_r, gamma v_r / s'), ...]
+        (F[n, d] u[b, n] v[b, d], None for ones; s / s' - 1 written so that it keeps
+        its digits when q is small).
+        """
+        if any(F is not None for F, _, _ in terms):
+            raise ValueError("terms_change takes terms (None, u, v) only")
+        centred, var = self._statistics(x)
+        gamma = self.params[0]
+        pairs = [(u - u.mean(axis=1, keepdims=True), v) for _, u, v in terms
+                 if u is not None]  # a change the same in every row leaves y as it is
+        q = np.zeros((terms[0][2].shape[0], centred.shape[1]))
+        for u, v in pairs:  # in place: these are (B, D) arrays, for thousands of B
+            inner = u @ centred
+            inner *= 2
+            for u2, v2 in pairs:
+                inner += np.einsum("bn,bn->b", u, u2)[:, None] * v2
+            inner *= v
+            q += inner
+        q /= x.shape[0]
+        s = np.sqrt(var)
+        s_new = np.sqrt(var + q)
+        shrink = s + s_new
+        shrink *= s_new
+        np.divide(q, shrink, out=shrink)
+        shrink *= -gamma
+        out = [(centred / s, None, shrink)]
+        for u, v in pairs:
+            scale = gamma * v
+            scale /= s_new
+            out.append((None, u, scale))
+        return out

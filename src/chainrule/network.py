@@ -251,6 +251,30 @@ class Sequential(Model):
 
     held_state = held  # the earlier name
 
+    def numerical_gradient(self, x, t, method="fast", *, h=1e-4, with_input=False):
+        """(L(θ + h e_i) - L(θ - h e_i)) / 2h for every parameter element, as a dict.
+
+        L is the training-mode loss, evaluated in full at both points. ``method='fast'``
+        (the default) computes the same central differences from what each one-element
+        perturbation changes (``chainrule.fastgrad``): equal to the plain loop's up to
+        that loop's own rounding, about 1e-8 of each array's largest gradient in float64
+        (not bit for bit: the order of the floating-point operations differs), in under
+        a second instead of minutes for TwoLayerNet(784, 100, 10) on 100 images. A model
+        with a layer that does not declare what the fast path needs (docs/protocol.md)
+        runs the plain loop of ``Model.numerical_gradient``; ``method='plain'`` forces it.
+        ``with_input=True`` returns (that dict, the central differences for ``x``).
+        """
+        from . import fastgrad
+
+        if method not in ("fast", "plain"):
+            raise InputValueError(f"method must be 'fast' or 'plain', got {method!r}")
+        h = check_number(h, "h", low=0, low_open=True)
+        if method == "plain" or not fastgrad.supports(self):
+            return super().numerical_gradient(x, t, h=h, with_input=with_input)
+        x, t = self.validate(x, t)
+        with self.held():
+            return fastgrad.numerical_gradient(self, x, t, h, with_input=with_input)
+
     def astype(self, dtype):
         """A deep copy with parameters, gradients and buffers in ``dtype``."""
         import copy

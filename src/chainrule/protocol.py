@@ -24,6 +24,12 @@ held()             context manager: fixed function for central differences     b
 input_grad         settable bool: a first layer may skip dL/dx                 absent
 =================  ==========================================================  ==========
 
+Layers may also declare what ``chainrule.fastgrad`` needs to compute a model's central
+differences from what each perturbation changes: ``elementwise``, ``linear_within``,
+``input_matrix``, ``column_change``, ``terms_change``, ``param_columns``, and
+``loss_change`` on loss layers (docs/protocol.md explains each). Without them a model
+runs the plain loop.
+
 **Models**: subclass ``Model`` and provide ``params``/``grads`` (mappings name ->
 array), ``forward(x, t, train_flg=True)`` (the loss; keeps ``last_output``, the scores
 of that batch), ``backward(dout=1)`` and ``scores(x, train_flg=False)``; ``Model``
@@ -298,19 +304,26 @@ class Model:
             for name, value in saved.items():
                 self.buffers[name][...] = value
 
-    def numerical_gradient(self, x, t):
-        """Central-difference gradients (h = 1e-4) of the training-mode loss, as a dict.
+    def numerical_gradient(self, x, t, *, h=1e-4, with_input=False):
+        """(L(θ + h e_i) - L(θ - h e_i)) / 2h for every parameter element, as a dict.
 
-        Two loss evaluations per parameter element: slow, meant for checking
-        ``gradient``. Runs inside ``held()``, so the model is unchanged afterwards.
+        L is the training-mode loss. Two loss evaluations per element: slow, meant for
+        checking ``gradient``. Runs inside ``held()``, so the model is unchanged
+        afterwards. ``with_input=True`` returns the pair (that dict, the same central
+        differences for the elements of ``x``), which ``gradient_check`` asks for;
+        models with a faster way to the same numbers override this
+        (``Sequential``).
         """
         from .numerical import numerical_gradient
 
         x, t = self.validate(x, t)
+        if with_input:
+            x = x.copy()  # perturbed in place: never the caller's array
         with self.held():
             self.forward(x, t, train_flg=True)  # draws any random masks once
             f = lambda _: self.forward_checked(x, t, train_flg=True)  # noqa: E731
-            return {name: numerical_gradient(f, p) for name, p in self.params.items()}
+            grads = {name: numerical_gradient(f, p, h) for name, p in self.params.items()}
+            return (grads, numerical_gradient(f, x, h)) if with_input else grads
 
     def astype(self, dtype):
         """A deep copy whose parameters, gradients and buffers have ``dtype``.
