@@ -244,16 +244,21 @@ def train_epoch(net, optimizer, x, t, batch_size, rng):
     return float(loss)
 
 
-def train_and_test(sizes, activation, optimizer, lr, dtype, batch_size, epochs, weights, seed,
-                   data):
-    """Train for ``epochs``; return the test accuracy."""
+def train(w, weights, data, epochs, seed):
+    """``epochs`` epochs of workload ``w``: {"seconds": [one per epoch], "accuracy"}.
+
+    The permutations come from ``numpy.random.default_rng(seed)``, as on every other side.
+    """
     (x, t), (xt, tt) = data
-    net = build(sizes, activation, dtype, weights, seed)
-    opt = make_optimizer(optimizer, lr)
+    net = build(w.sizes, w.activation, w.dtype, weights, seed)
+    opt = make_optimizer(w.optimizer, w.lr)
     rng = np.random.default_rng(seed)
+    seconds, loss = [], None
     for _ in range(epochs):
-        train_epoch(net, opt, x, t, batch_size, rng)
-    return float(net.accuracy(xt, tt))
+        start = time.perf_counter()
+        loss = train_epoch(net, opt, x, t, w.batch, rng)
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "accuracy": float(net.accuracy(xt, tt)), "last_loss": loss}
 
 
 def main():

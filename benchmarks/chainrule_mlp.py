@@ -1,21 +1,33 @@
-"""The chainrule side: one epoch through ``Trainer.fit`` and through the book-2 loop.
+"""The chainrule side: seconds per epoch of one continuing run, by ``Trainer`` or the book-2 loop.
 
-The book-2 loop is the four steps of book 2, ch. 1 (``train_custom_loop.py``), written
-against chainrule's model protocol: take a mini-batch, ``loss = model.forward(x, t)``,
-``model.backward()``, ``optimizer.update(model.params, model.grads)``. Batches come from
-``chainrule.data.minibatches`` (a fresh permutation per epoch) and fancy indexing.
+``train_trainer`` is one ``Trainer.fit(x, t, max_epoch=k, batch_size=B, verbose=0)`` call,
+as the docs show it; a callback stamps the time at each epoch's end, so epoch 1 includes
+fit's one-time checks of the whole data set and each later epoch everything the Trainer
+does between two epoch ends (permutation, batch gathering into reused buffers, steps,
+its loss and accuracy bookkeeping, the end-of-epoch weight check).
+
+``train_loop`` is the four steps of book 2, ch. 1 (``train_custom_loop.py``) written
+against chainrule's model protocol: for each ``(x_batch, t_batch)`` of a
+``chainrule.data.BatchIterator`` (a fresh permutation per epoch, rows gathered with
+``np.take(..., out=)`` into reused buffers), ``model.forward(x_batch, t_batch)``,
+``model.backward()``, ``optimizer.update(model.params, model.grads)``.
+
+Both draw their permutations from ``numpy.random.default_rng(seed)``, as the PyTorch
+worker and the book baseline do, so every implementation sees the same batches.
 
 Run on its own, for a profiler: ``python benchmarks/chainrule_mlp.py`` trains 784-100-10
 (float32, batch 100, ReLU + Adam by default) with ``Trainer.fit`` and prints the seconds
-per epoch, e.g. ``python -m cProfile -s tottime benchmarks/chainrule_mlp.py`` or
+of each epoch, e.g. ``python -m cProfile -s tottime benchmarks/chainrule_mlp.py`` or
 ``py-spy record --native -o spy.svg -- python benchmarks/chainrule_mlp.py --epochs 8``.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from chainrule.data import minibatches
+from chainrule.data import BatchIterator
 from chainrule.gradcheck import gradient_check
 from chainrule.models import MultiLayerNet, TwoLayerNet
 from chainrule.optim import SGD, Adam
@@ -40,31 +52,34 @@ def make_optimizer(name, lr):
     return SGD(lr=lr) if name == "sgd" else Adam(lr=lr)
 
 
-def trainer_epoch(model, optimizer, x, t, batch_size, seed):
-    """One ``Trainer.fit`` epoch (the call includes fit's one-time checks of x and t)."""
-    trainer = Trainer(model, optimizer, random_state=seed)
-    history = trainer.fit(x, t, max_epoch=1, batch_size=batch_size, verbose=0)
-    return history.train_loss[-1]
-
-
-def loop_epoch(model, optimizer, x, t, batch_size, seed):
-    """One epoch of the book-2 loop; returns the last mini-batch loss."""
-    loss = None
-    for idx in minibatches(x.shape[0], batch_size, random_state=np.random.default_rng(seed)):
-        loss = model.forward(x[idx], t[idx])
-        model.backward()
-        optimizer.update(model.params, model.grads)
-    return loss
-
-
-def train_and_test(sizes, activation, optimizer, lr, dtype, batch_size, epochs, weights, seed,
-                   data):
-    """Train with the Trainer for ``epochs``; return the test accuracy."""
+def train_trainer(w, weights, data, epochs, seed):
+    """``epochs`` epochs of one ``Trainer.fit``: {"seconds": [one per epoch], "accuracy"}."""
     (x, t), (xt, tt) = data
-    model = build(sizes, activation, dtype, weights, seed)
-    trainer = Trainer(model, make_optimizer(optimizer, lr), random_state=seed)
-    trainer.fit(x, t, max_epoch=epochs, batch_size=batch_size, verbose=0)
-    return float(model.accuracy(xt, tt))
+    model = build(w.sizes, w.activation, w.dtype, weights, seed)
+    trainer = Trainer(model, make_optimizer(w.optimizer, w.lr), random_state=seed)
+    stamps = [time.perf_counter()]
+    trainer.fit(x, t, max_epoch=epochs, batch_size=w.batch, verbose=0,
+                callbacks=[lambda _: stamps.append(time.perf_counter())])
+    return {"seconds": [float(s) for s in np.diff(stamps)],
+            "accuracy": float(model.accuracy(xt, tt)), "last_loss": float(trainer.last_loss)}
+
+
+def train_loop(w, weights, data, epochs, seed):
+    """``epochs`` epochs of the book-2 loop: {"seconds": [one per epoch], "accuracy"}."""
+    (x, t), (xt, tt) = data
+    model = build(w.sizes, w.activation, w.dtype, weights, seed)
+    optimizer = make_optimizer(w.optimizer, w.lr)
+    batches = BatchIterator(x, t, w.batch, random_state=np.random.default_rng(seed))
+    seconds, loss = [], None
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for x_batch, t_batch in batches:
+            loss = model.forward(x_batch, t_batch)
+            model.backward()
+            optimizer.update(model.params, model.grads)
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "accuracy": float(model.accuracy(xt, tt)),
+            "last_loss": float(loss)}
 
 
 def gradcheck_mlp(x, t, seed=0):
@@ -84,9 +99,8 @@ def gradcheck_small(seed=0):
 
 def main(argv=None):
     import argparse
-    import time
 
-    from workloads import MLP, OPTIMIZERS, initial_weights, load_data
+    from workloads import MLP, Workload, initial_weights, load_data
 
     p = argparse.ArgumentParser(description="Trainer.fit epochs of 784-100-10, float32, "
                                             "batch 100, to run under a profiler")
@@ -95,13 +109,11 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=3)
     args = p.parse_args(argv)
     activation, name = args.recipe.split("+")
-    (x, t), (xt, tt) = load_data("float32")
-    model = build(MLP, activation, "float32", initial_weights(MLP, activation, "float32", 0))
-    trainer = Trainer(model, make_optimizer(name, OPTIMIZERS[name]), random_state=0)
-    start = time.perf_counter()
-    trainer.fit(x, t, max_epoch=args.epochs, batch_size=100, verbose=0)
-    seconds = (time.perf_counter() - start) / args.epochs
-    print(f"{args.recipe}: {seconds:.3f} s/epoch, test accuracy {model.accuracy(xt, tt):.4f}")
+    w = Workload(MLP, activation, name, "float32", 100)
+    out = train_trainer(w, initial_weights(MLP, activation, "float32", 0), load_data("float32"),
+                        args.epochs, seed=0)
+    print(f"{args.recipe}: " + ", ".join(f"{s:.3f}" for s in out["seconds"])
+          + f" s per epoch; test accuracy {out['accuracy']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,29 +1,37 @@
-"""The PyTorch side: the same MLPs with ``nn.Linear``, ``F.cross_entropy`` and ``torch.optim``.
+"""The PyTorch side: seconds per epoch of one continuing run, ``nn.Linear`` + ``torch.optim``.
 
-This is the most efficient straightforward PyTorch code for the job, not a tuned one:
-the data live in two tensors made once (``torch.from_numpy``), every epoch permutes
-them with ``torch.randperm`` and walks slices of the permuted copy (no ``DataLoader``),
-and each step is ``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step`` with
-the optimizers' default implementations. The images do not require grad, so the first
-layer computes no input gradient, as in chainrule.
+The loop is the one of ``torch_standalone.py`` (run.py checks that the two agree): the data
+in two tensors made once, every epoch a permutation gathered with
+``torch.index_select(..., out=)`` into two buffers allocated once, slices of those as
+batches, ``zero_grad(set_to_none=True)``, forward, ``F.cross_entropy``, ``backward``,
+``step``. The images do not require grad, so the first layer computes no input gradient,
+as in chainrule. Two differences from the standalone script, both so that every
+implementation trains the same thing: the first weights are copied in from
+``workloads.initial_weights`` and the permutations come from
+``numpy.random.default_rng(seed)``, like chainrule's.
 
-PyTorch is optional and imported lazily (run.py checks that it is installed before it
-calls anything here). chainrule never imports this module.
+``variant`` picks torch.optim's implementation: "default" (what ``torch.optim.SGD(params,
+lr)`` runs on CPU tensors: the for-loop one) or "fused" (``fused=True``, which the
+PyTorch docs call the fastest). run.py times both and compares chainrule with the faster.
+
+PyTorch is optional and imported lazily. chainrule never imports this module.
 """
 
 from __future__ import annotations
 
 import re
+import time
+
+VARIANTS = ("default", "fused")
 
 
 def info():
-    """Threads and BLAS of this PyTorch build (a dict of strings)."""
+    """Version, threads and BLAS of this PyTorch build."""
     import torch
 
     match = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
-    blas = match.group(1) if match else "unknown"
     return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "torch_blas": blas}
+            "torch_blas": match.group(1) if match else "unknown"}
 
 
 def set_threads(n):
@@ -45,93 +53,68 @@ def tensors(x, t, dtype):
     return torch.from_numpy(x).to(_dtype(dtype)), torch.from_numpy(t).long()
 
 
-def build(sizes, activation, dtype, weights=None, seed=0):
-    """nn.Sequential(Linear, activation, ..., Linear); ``weights`` [(W, b), ...] copied in.
+def build(sizes, activation, dtype, weights):
+    """nn.Sequential(Linear, activation, ..., Linear) with ``weights`` [(W, b), ...] copied in.
 
     W is stored (d_in, d_out) as in chainrule, so the Linear weight is its transpose.
-    Without ``weights`` PyTorch's default initialisation is used.
     """
     import torch
     from torch import nn
 
-    torch.manual_seed(seed)
     act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}[activation]
     layers = []
-    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(d_in, d_out, dtype=_dtype(dtype)))
-        if i < len(sizes) - 2:
-            layers.append(act())
-    model = nn.Sequential(*layers)
-    if weights is not None:
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for lin, (W, b) in zip(linears, weights, strict=True):
-                lin.weight.copy_(torch.from_numpy(W.T.copy()))
-                lin.bias.copy_(torch.from_numpy(b))
+    for d_in, d_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(d_in, d_out, dtype=_dtype(dtype)), act()]
+    model = nn.Sequential(*layers[:-1])
+    with torch.no_grad():
+        for lin, (W, b) in zip(model[::2], weights, strict=True):
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b))
     return model
 
 
-def make_optimizer(model, name, lr):
+def make_optimizer(model, name, lr, variant="default"):
     import torch
 
-    if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr)
-    return torch.optim.Adam(model.parameters(), lr=lr)
+    cls = torch.optim.SGD if name == "sgd" else torch.optim.Adam
+    return cls(model.parameters(), lr=lr, **({"fused": True} if variant == "fused" else {}))
 
 
-def train_epoch(model, optimizer, x, t, batch_size, seed, order=None):
-    """One epoch over a permutation of the tensors (x, t); returns the last batch loss.
+def train(w, weights, data, epochs, seed, variant="default"):
+    """Train ``epochs`` epochs of workload ``w``: {"seconds": [one per epoch], "accuracy"}.
 
-    The permutation is ``torch.randperm`` seeded with ``seed``, or ``order`` (an index
-    array) when given: the accuracy check passes chainrule's, so both see the same batches.
+    ``data`` is ((x, t), (x_test, t_test)) as tensors. Every epoch's time covers the
+    permutation, the gather and all steps; the test accuracy is taken after the last one.
     """
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
-    if order is None:
-        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    else:
-        order = torch.from_numpy(order)
-    xs, ts = x[order], t[order]
-    loss = None
-    for start in range(0, x.shape[0], batch_size):
-        xb, tb = xs[start:start + batch_size], ts[start:start + batch_size]
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(xb), tb)
-        loss.backward()
-        optimizer.step()
-    return float(loss.item())
-
-
-def accuracy(model, x, t):
-    import torch
-
-    with torch.inference_mode():
-        return float((model(x).argmax(dim=1) == t).double().mean().item())
-
-
-def train_and_test(sizes, activation, optimizer, lr, dtype, batch_size, epochs, weights, seed,
-                   data):
-    """Train for ``epochs``; return the test accuracy.
-
-    The epochs walk the permutations of ``numpy.random.default_rng(seed)``, the same ones
-    chainrule's Trainer and the book baseline draw for that seed.
-    """
-    import numpy as np
-
     (x, t), (xt, tt) = data
-    model = build(sizes, activation, dtype, weights, seed)
-    opt = make_optimizer(model, optimizer, lr)
+    model = build(w.sizes, w.activation, w.dtype, weights)
+    opt = make_optimizer(model, w.optimizer, w.lr, variant)
     rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        train_epoch(model, opt, x, t, batch_size, epoch, order=rng.permutation(x.shape[0]))
-    return accuracy(model, xt, tt)
+    xbuf, tbuf = torch.empty_like(x), torch.empty_like(t)
+    n, b = x.shape[0], w.batch
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        perm = torch.from_numpy(rng.permutation(n))
+        torch.index_select(x, 0, perm, out=xbuf)
+        torch.index_select(t, 0, perm, out=tbuf)
+        for i in range(0, n, b):
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(xbuf[i:i + b]), tbuf[i:i + b])
+            loss.backward()
+            opt.step()
+        seconds.append(time.perf_counter() - start)
+    with torch.inference_mode():
+        acc = float((model(xt).argmax(dim=1) == tt).double().mean().item())
+    return {"seconds": seconds, "accuracy": acc, "last_loss": float(loss.item())}
 
 
 def peak_gemm(n, dtype, repeats):
     """Best GFLOP/s of an (n, n) @ (n, n) product with torch.mm."""
-    import time
-
     import torch
 
     a = torch.randn(n, n, dtype=_dtype(dtype))

@@ -1,4 +1,4 @@
-"""What the benchmarks train, shared by every side: workloads, data, first weights, FLOPs.
+"""What the benchmarks train, shared by every side: workloads, targets, data, first weights, FLOPs.
 
 Nothing here imports a deep-learning library. NumPy is imported lazily, so the driver
 (``run.py``) can use the workload table without starting any BLAS threads.
@@ -6,6 +6,7 @@ Nothing here imports a deep-learning library. NumPy is imported lazily, so the d
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 N_TRAIN = 60_000  # samples in one Fashion-MNIST epoch
@@ -38,16 +39,20 @@ class Workload:
 
     @property
     def recipe(self):
-        lr = "0.1" if self.optimizer == "sgd" else "0.001"
-        return f"{self.activation} + {'SGD' if self.optimizer == 'sgd' else 'Adam'} {lr}"
+        return (f"{self.activation} + {'SGD' if self.optimizer == 'sgd' else 'Adam'} "
+                f"{self.lr:g}")
 
     def to_dict(self):
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
-        return cls(tuple(data["sizes"]), data["activation"], data["optimizer"], data["dtype"],
-                   int(data["batch"]))
+    def from_key(cls, key):
+        """The inverse of ``key``: '784-100-10/relu+adam/f32/b100' -> Workload."""
+        m = re.fullmatch(r"([\d-]+)/(relu|sigmoid)\+(sgd|adam)/f(32|64)/b(\d+)", key)
+        if m is None:
+            raise ValueError(f"not a workload name: {key!r} (e.g. 784-100-10/relu+adam/f32/b100)")
+        sizes = tuple(int(s) for s in m.group(1).split("-"))
+        return cls(sizes, m.group(2), m.group(3), f"float{m.group(4)}", int(m.group(5)))
 
 
 MLP = (784, 100, 10)
@@ -60,7 +65,7 @@ def workloads(quick=False):
 
     Batch 100: the three recipes on 784-100-10 in float32 and float64. Batch 32 and 512:
     the three recipes in float32. The deep net: ReLU with SGD and Adam, float32 and
-    float64. ``quick`` keeps only the float32, batch-100 rows.
+    float64. ``quick`` keeps only the float32, batch-100 784-100-10 rows.
     """
     grid = [Workload(MLP, a, o, d, 100) for d in ("float32", "float64") for a, o in RECIPES]
     if quick:
@@ -69,6 +74,23 @@ def workloads(quick=False):
     grid += [Workload(DEEP, "relu", o, d, 100) for d in ("float32", "float64")
              for o in ("sgd", "adam")]
     return grid
+
+
+def target(w):
+    """The most a chainrule steady-state epoch may take, as a multiple of PyTorch's; or None.
+
+    float32 only: 784-100-10 at batch 100 must be at most 1.0x PyTorch with sigmoid + SGD,
+    0.85x with ReLU + SGD and 0.8x with ReLU + Adam; the deep net (SGD and Adam) and
+    every batch-32 row at most 1.0x. Other rows are shown without a target.
+    """
+    if w.dtype != "float32":
+        return None
+    if w.sizes == MLP and w.batch == 100:
+        return {("sigmoid", "sgd"): 1.0, ("relu", "sgd"): 0.85,
+                ("relu", "adam"): 0.8}[(w.activation, w.optimizer)]
+    if (w.sizes == DEEP and w.batch == 100) or (w.sizes == MLP and w.batch == 32):
+        return 1.0
+    return None
 
 
 def flops_per_epoch(sizes, n_samples=N_TRAIN, first_dx=False):
@@ -103,6 +125,7 @@ def initial_weights(sizes, activation, dtype, seed):
 
     W ~ N(0, s^2) with s = sqrt(2 / d_in) for ReLU (He) and sqrt(1 / d_in) for sigmoid
     (Xavier, as book 1 writes it); b = 0. Drawn from ``numpy.random.default_rng(seed)``.
+    ``torch_standalone.py`` draws from the same distributions with ``torch.nn.init``.
     """
     import numpy as np
 
@@ -113,3 +136,10 @@ def initial_weights(sizes, activation, dtype, seed):
         W = (np.sqrt(gain / d_in) * rng.standard_normal((d_in, d_out))).astype(dtype)
         out.append((W, np.zeros(d_out, dtype=dtype)))
     return out
+
+
+def steady(seconds):
+    """The steady-state epoch of one run: the median of epochs 2..k (epoch 1 if k is 1)."""
+    import statistics
+
+    return statistics.median(seconds[1:] or seconds)

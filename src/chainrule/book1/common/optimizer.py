@@ -127,19 +127,12 @@ class Momentum(_BookOptimizer):
         params[key] += v
 
 
-class Nesterov(_BookOptimizer):
+class Nesterov(Momentum):
     """p <- p + mu^2 v - (1 + mu) lr g with the old v, then v <- mu v - lr g.
 
     Book 1's order (Bengio et al.'s reformulation; the same path as ``torch.optim``'s
     Nesterov). Book 2's ``Nesterov`` updates v first and uses the new one.
     """
-
-    _state_names = ("v",)
-
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__()
-        self.lr = _positive(lr, "lr")
-        self.momentum = _fraction(momentum, "momentum")
 
     def _step(self, params, grads, key):
         v = self._state("v", key, params[key])

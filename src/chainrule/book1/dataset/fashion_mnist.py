@@ -10,21 +10,15 @@ from __future__ import annotations
 
 from ...data import load_fashion_mnist as _load_fashion_mnist
 from ._loader import as_book
+from .mnist import img_dim, img_size, test_num, train_num
 
 __all__ = ["load_mnist", "train_num", "test_num", "img_dim", "img_size"]
-
-train_num = 60000
-test_num = 10000
-img_dim = (1, 28, 28)
-img_size = 784
 
 
 def load_mnist(normalize=True, flatten=True, one_hot_label=False):
     """((x_train, t_train), (x_test, t_test)) of Fashion-MNIST, as book 1's ``load_mnist``.
 
-    x: (N, 784) with ``flatten``, else (N, 1, 28, 28); float32 in [0, 1] with
-    ``normalize``, else uint8 0..255. t: uint8 labels (N,), or float64 one-hot rows
-    (N, 10) with ``one_hot_label``. N = 60000 and 10000.
+    The same shapes and dtypes as ``chainrule.book1.dataset.mnist.load_mnist``.
     """
     return as_book(_load_fashion_mnist(normalize, flatten, one_hot_label), normalize,
                    one_hot_label)
