@@ -35,12 +35,17 @@ def add_parser(subparsers):
                    help="model dtype; the check itself always runs in float64")
     p.add_argument("--h", type=positive_float, default=None,
                    help="step of the central differences (default: 1e-4, the book's; 1e-6 "
-                   "for the conv nets, whose many ReLU and max-pool kinks a step of 1e-4 "
-                   "would straddle)")
+                   "for ReLU networks (multi-layer by default, the conv nets), whose ReLU "
+                   "and max-pool kinks a step of 1e-4 would straddle)")
     p.add_argument("--rtol", type=positive_float, default=None,
                    help="relative tolerance (default: 1e-6; 1e-5 for the conv nets, where "
                    "h = 1e-6 leaves more rounding error in the differences)")
     p.set_defaults(handler=_run_gradcheck, parser=p)
+
+
+# The activation each --model uses when --activation is not given (cli.common.build_model).
+_DEFAULT_ACTIVATION = {"two-layer": "sigmoid", "multi-layer": "relu", "simple-conv": "relu",
+                       "deep-conv": "relu"}
 
 
 def _run_gradcheck(args):
@@ -54,7 +59,8 @@ def _run_gradcheck(args):
     t = rng.integers(0, args.output_size, size=args.batch)
     start = time.perf_counter()
     conv = args.model.endswith("conv")
-    h = args.h if args.h is not None else (1e-6 if conv else 1e-4)
+    kinks = conv or (args.activation or _DEFAULT_ACTIVATION[args.model]) == "relu"
+    h = args.h if args.h is not None else (1e-6 if kinks else 1e-4)
     rtol = args.rtol if args.rtol is not None else (1e-5 if conv else 1e-6)
     report = gradient_check(model, x, t, mode=args.mode, h=h, rtol=rtol, random_state=rng)
     seconds = time.perf_counter() - start
