@@ -21,26 +21,22 @@ def chunk_rows(model, x, batch_size):
 
     rows = min(batch_size, (memory_limit() / 4) / peak bytes per row), with the peak
     measured on an inference forward of two rows (``tracemalloc`` sees NumPy's
-    allocations), so a wide model on a small machine, or under ``ulimit -v``,
-    evaluates in chunks that fit instead of failing on one huge batch.
+    allocations; skipped, keeping ``batch_size``, when the caller is tracing already),
+    so a wide model on a small machine, or under ``ulimit -v``, evaluates in chunks that
+    fit instead of failing on one huge batch.
     """
     import tracemalloc
 
     from .limits import memory_limit
 
-    if x.shape[0] <= 2:
+    if x.shape[0] <= 2 or tracemalloc.is_tracing():  # never disturb the caller's tracing
         return batch_size
-    started = not tracemalloc.is_tracing()
-    if started:
-        tracemalloc.start()
+    tracemalloc.start()
     try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
         model.scores(x[:2])
-        per_row = max(1, (tracemalloc.get_traced_memory()[1] - before) // 2)
+        per_row = max(1, tracemalloc.get_traced_memory()[1] // 2)
     finally:
-        if started:
-            tracemalloc.stop()
+        tracemalloc.stop()
     return max(1, min(batch_size, memory_limit() // 4 // per_row))
 
 

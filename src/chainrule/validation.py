@@ -23,6 +23,7 @@ __all__ = [
     "check_number",
     "check_bool",
     "check_float_dtype",
+    "as_number_array",
     "check_inputs",
     "check_targets",
     "check_finite",
@@ -104,6 +105,20 @@ def check_float_dtype(dtype, name="dtype"):
     return dtype
 
 
+def as_number_array(x, name):
+    """``x`` as a NumPy array of numbers (bool, int or float; not copied when it is one),
+    else ``InputTypeError`` naming ``name``."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):
+            raise InputTypeError(f"{name} must be an array of numbers, "
+                                 f"got {type(x).__name__}") from None
+    if x.dtype.kind not in "biuf":
+        raise InputTypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+    return x
+
+
 def check_inputs(x, input_shape, dtype, name="x"):
     """x as an array of ``dtype`` with shape (N, *input_shape).
 
@@ -116,14 +131,7 @@ def check_inputs(x, input_shape, dtype, name="x"):
     input_shape = tuple(input_shape)
     size = int(np.prod(input_shape))
     want = "(N, " + ", ".join(map(str, input_shape)) + ")"
-    if not isinstance(x, np.ndarray):
-        try:
-            x = np.asarray(x)
-        except (TypeError, ValueError):
-            raise InputTypeError(f"{name} must be an array of numbers, "
-                                 f"got {type(x).__name__}") from None
-    if x.dtype.kind not in "biuf":
-        raise InputTypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+    x = as_number_array(x, name)
     if x.ndim < 2 or (x.shape[1:] != input_shape and x.ndim <= len(input_shape)
                       and x.size == size):
         hint = "; for one sample use x[None]" if x.size == size else ""

@@ -43,11 +43,6 @@ def add_parser(subparsers):
     p.set_defaults(handler=_run_gradcheck, parser=p)
 
 
-# The activation each --model uses when --activation is not given (cli.common.build_model).
-_DEFAULT_ACTIVATION = {"two-layer": "sigmoid", "multi-layer": "relu", "simple-conv": "relu",
-                       "deep-conv": "relu"}
-
-
 def _run_gradcheck(args):
     from ..gradcheck import gradient_check
     from ..rng import as_generator
@@ -59,7 +54,7 @@ def _run_gradcheck(args):
     t = rng.integers(0, args.output_size, size=args.batch)
     start = time.perf_counter()
     conv = args.model.endswith("conv")
-    kinks = conv or (args.activation or _DEFAULT_ACTIVATION[args.model]) == "relu"
+    kinks = conv or model.config.get("activation") == "relu"  # the conv nets are ReLU
     h = args.h if args.h is not None else (1e-6 if kinks else 1e-4)
     rtol = args.rtol if args.rtol is not None else (1e-5 if conv else 1e-6)
     report = gradient_check(model, x, t, mode=args.mode, h=h, rtol=rtol, random_state=rng)

@@ -15,6 +15,7 @@ import numpy as np
 from ...models import init_scale
 from ...protocol import takes_train_flag
 from ...validation import InputTypeError, InputValueError, check_number
+from ...validation import as_number_array as as_array
 from .gradient import numerical_gradient
 
 
@@ -42,19 +43,6 @@ def weight_scale(weight_init_std, n_in):
 def randn_weights(scale, n_in, n_out):
     """scale * np.random.randn(n_in, n_out): from NumPy's global generator, as the book."""
     return scale * np.random.randn(n_in, n_out)  # noqa: NPY002 - the book's generator
-
-
-def as_array(x, name):
-    """``x`` as a NumPy array of numbers, else ``InputTypeError`` naming it."""
-    if not isinstance(x, np.ndarray):
-        try:
-            x = np.asarray(x)
-        except (TypeError, ValueError):
-            raise InputTypeError(f"{name} must be an array of numbers, got "
-                                 f"{type(x).__name__}") from None
-    if x.dtype.kind not in "biuf":
-        raise InputTypeError(f"{name} must hold numbers, got dtype {x.dtype}")
-    return x
 
 
 def check_batch(x, t):

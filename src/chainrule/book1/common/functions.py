@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import functions as _core
-from ...validation import InputTypeError
+from ...validation import as_number_array
 
 __all__ = [
     "np",
@@ -60,18 +60,6 @@ def sum_squared_error(y, t):
     return _core.mean_squared_error(y, t)
 
 
-def _as_array(value, name):
-    if not isinstance(value, np.ndarray):
-        try:
-            value = np.asarray(value)
-        except (TypeError, ValueError):
-            raise InputTypeError(f"{name} must be an array of numbers, got "
-                                 f"{type(value).__name__}") from None
-    if value.dtype.kind not in "biuf":
-        raise InputTypeError(f"{name} must hold numbers, got dtype {value.dtype}")
-    return value
-
-
 def cross_entropy_error(y, t):
     """E = -(1/N) sum_n log(y[n, t_n] + 1e-7), book 1's (and book 2's) definition.
 
@@ -81,7 +69,7 @@ def cross_entropy_error(y, t):
     picked values only, in the book's order, so the book's numbers come out to the last
     digit.
     """
-    y, t = _as_array(y, "y"), _as_array(t, "t")
+    y, t = as_number_array(y, "y"), as_number_array(t, "t")
     if y.ndim == 1:
         t = t.reshape(1, t.size)
         y = y.reshape(1, y.size)

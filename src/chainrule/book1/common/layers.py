@@ -220,16 +220,6 @@ class BatchNormalization(_core.BatchNormalization):
         """The shifts: ``params[1]``."""
         return self.params[1]
 
-    @property
-    def dgamma(self):
-        """dL/dgamma of the last ``backward`` (``grads[0]``)."""
-        return self.grads[0]
-
-    @property
-    def dbeta(self):
-        """dL/dbeta of the last ``backward`` (``grads[1]``)."""
-        return self.grads[1]
-
     def forward(self, x, train_flg=True):
         """Normalise with the batch statistics (training) or the running ones."""
         gamma, beta = self.params
