@@ -52,15 +52,20 @@ def make_optimizer(name, lr):
     return SGD(lr=lr) if name == "sgd" else Adam(lr=lr)
 
 
-def train_trainer(w, weights, data, epochs, seed):
+def train_trainer(w, weights, data, epochs, seed, threads="auto"):
     """``epochs`` epochs of one ``Trainer.fit``: {"seconds": [one per epoch], "accuracy"}."""
     (x, t), (xt, tt) = data
     model = build(w.sizes, w.activation, w.dtype, weights, seed)
-    trainer = Trainer(model, make_optimizer(w.optimizer, w.lr), random_state=seed)
-    stamps = [time.perf_counter()]
-    trainer.fit(x, t, max_epoch=epochs, batch_size=w.batch, verbose=0,
-                callbacks=[lambda _: stamps.append(time.perf_counter())])
-    return {"seconds": [float(s) for s in np.diff(stamps)],
+    trainer = Trainer(model, make_optimizer(w.optimizer, w.lr), random_state=seed,
+                      threads=threads)
+    stamps, threads = [time.perf_counter()], []
+
+    def epoch_end(trainer):
+        stamps.append(time.perf_counter())
+        threads.append(trainer.blas.current)  # what the thread policy ran this epoch with
+
+    trainer.fit(x, t, max_epoch=epochs, batch_size=w.batch, verbose=0, callbacks=[epoch_end])
+    return {"seconds": [float(s) for s in np.diff(stamps)], "threads": threads,
             "accuracy": float(model.accuracy(xt, tt)), "last_loss": float(trainer.last_loss)}
 
 

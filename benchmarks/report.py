@@ -198,21 +198,37 @@ def efficiency_table(grid, res, libs, peaks):
 
 def busy_table(grid, res):
     """Steady-state epochs with one competing busy process against the same without."""
-    header = ["workload", "dtype", "batch", "implementation", "idle s", "busy s",
-              "busy/idle", "epoch 1 idle s", "epoch 1 busy s"]
+    header = ["workload", "dtype", "batch", "implementation", "threads idle / busy",
+              "idle s", "busy s", "busy/idle", "epoch 1 idle s", "epoch 1 busy s"]
     rows = []
     for w in grid:
-        for impl in ("trainer", "torch", "torch-fused"):
+        impls = sorted({k.split("@")[0] for (key, k) in res.runs if key == w.key and "@" in k},
+                       key=lambda i: (not i.startswith("trainer"), i))
+        for impl in impls:
             if not res.has(w.key, f"{impl}@busy"):
                 continue
             idle, busy = f"{impl}@idle", f"{impl}@busy"
-            label = ("Trainer" if impl == "trainer"
-                     else TORCH_RUNS[impl].replace("harness", "PyTorch"))
-            rows.append([name(w), w.dtype, w.batch, label, fmt(res.steady(w.key, idle)),
-                         fmt(res.steady(w.key, busy)),
+            rows.append([name(w), w.dtype, w.batch, busy_label(impl),
+                         f"{used_threads(res, w.key, idle)} / {used_threads(res, w.key, busy)}",
+                         fmt(res.steady(w.key, idle)), fmt(res.steady(w.key, busy)),
                          times(ratio(res.steady(w.key, busy), res.steady(w.key, idle))),
                          fmt(res.epoch1(w.key, idle)), fmt(res.epoch1(w.key, busy))])
     return table(header, rows)
+
+
+def busy_label(impl):
+    """'trainer' -> Trainer, threads="auto"; 'trainer:1' -> Trainer, threads=1; PyTorch runs."""
+    if impl.startswith("trainer"):
+        threads = impl.partition(":")[2]
+        return f"Trainer, threads={threads}" if threads else 'Trainer, threads="auto"'
+    return TORCH_RUNS[impl].replace("harness", "PyTorch")
+
+
+def used_threads(res, key, impl):
+    """The BLAS thread counts the Trainer's epochs ran with (its runs report them), e.g. '1'."""
+    seen = sorted({n for r in res.runs.get((key, impl), []) for n in r.get("threads") or []
+                   if n is not None})
+    return ",".join(map(str, seen)) or "–"
 
 
 def verdict(value, limit):

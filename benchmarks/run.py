@@ -61,7 +61,9 @@ def parse_args(argv=None):
                    help="also time Trainer and PyTorch epochs with one competing busy "
                         "process (a one-core spin loop) against the same without it")
     p.add_argument("--threads", type=int, default=2, metavar="N",
-                   help="BLAS / OpenMP threads for every library (default 2)")
+                   help="BLAS / OpenMP threads for every library but the Trainer (default 2)")
+    p.add_argument("--chainrule-threads", default="auto", metavar="T",
+                   help="the Trainer's threads=: 'auto' (its default policy) or a number")
     p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), metavar="FILE",
                    help="markdown file to write (default BENCHMARKS.md at the repository "
                         "root); '-' writes nothing")
@@ -99,6 +101,11 @@ def worker(op, args, **opts):
     return cmd
 
 
+def trainer_threads(impl, args):
+    """The Trainer runs with its own thread policy (``--chainrule-threads``)."""
+    return {"chainrule-threads": args.chainrule_threads} if impl == "trainer" else {}
+
+
 def standalone(w, variant, args):
     """The command line of torch_standalone.py for workload ``w``."""
     cmd = [sys.executable, str(HERE / "torch_standalone.py"), "--activation", w.activation,
@@ -113,7 +120,8 @@ def time_workload(runner, res, w, impls, args):
     for r in range(args.rounds):
         for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
             res.add(w.key, impl, runner.run(worker("run", args, impl=impl, workload=w.key,
-                                                   epochs=args.epochs, seed=r)))
+                                                   epochs=args.epochs, seed=r,
+                                                   **trainer_threads(impl, args))))
 
 
 def self_check(runner, res, w, args):
@@ -136,12 +144,18 @@ def self_check(runner, res, w, args):
 
 
 def time_busy(runner, res, w, torch_impl, args):
-    """Trainer (and PyTorch) runs without and with one competing busy process, paired."""
-    for impl in ["trainer"] + ([torch_impl] if torch_impl else []):
+    """Trainer (its thread policy, 1 thread, ``--threads``) and PyTorch runs without and
+    with one competing busy process, paired."""
+    runs = [("trainer", "auto"), ("trainer", "1"), ("trainer", str(args.threads))]
+    runs = list(dict.fromkeys(runs)) + ([(torch_impl, None)] if torch_impl else [])
+    for impl, threads in runs:
+        key = impl if threads in (None, "auto") else f"{impl}:{threads}"
+        extra = {"chainrule-threads": threads} if threads else {}
         for r in range(args.rounds):
             for busy in (False, True):
-                cmd = worker("run", args, impl=impl, workload=w.key, epochs=args.epochs, seed=r)
-                res.add(w.key, f"{impl}@{'busy' if busy else 'idle'}", runner.run(cmd, busy=busy))
+                cmd = worker("run", args, impl=impl, workload=w.key, epochs=args.epochs, seed=r,
+                             **extra)
+                res.add(w.key, f"{key}@{'busy' if busy else 'idle'}", runner.run(cmd, busy=busy))
 
 
 def pytorch_usable(runner, args):

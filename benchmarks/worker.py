@@ -13,7 +13,9 @@ optimizer built, before the clock starts. ``peak`` is the best GFLOP/s of a 2048
 matrix product, ``gradcheck`` the seconds of chainrule's ``gradient_check``, ``info`` the
 versions, BLAS and threads. Set the thread variables (OMP_NUM_THREADS, ...) in the
 environment before starting it, as run.py does; ``--threads`` also goes to threadpoolctl
-(NumPy sides) or ``torch.set_num_threads`` (PyTorch).
+(NumPy sides) or ``torch.set_num_threads`` (PyTorch). The Trainer is the exception: it
+runs with its own thread policy, ``Trainer(threads=--chainrule-threads)`` (default
+"auto"), with the variables removed so that they do not pin it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import json
 import os
 import sys
 import time
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # implementation -> (module, function, extra keyword arguments)
 IMPLS = {
@@ -54,7 +58,13 @@ def run(args):
 
     w = Workload.from_key(args.workload)
     module, function, extra = IMPLS[args.impl]
-    limit_threads("torch" if module == "torch_mlp" else "numpy", args.threads)
+    if args.impl == "trainer":  # the Trainer's own thread policy, unless pinned
+        chosen = args.chainrule_threads
+        extra = {"threads": chosen if chosen == "auto" else int(chosen)}
+        for var in THREAD_VARS:  # set for the other libraries; they would pin it
+            os.environ.pop(var, None)
+    else:
+        limit_threads("torch" if module == "torch_mlp" else "numpy", args.threads)
     data = load_data(w.dtype)
     if module == "torch_mlp":
         import torch_mlp
@@ -128,6 +138,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--chainrule-threads", default="auto",
+                   help="the Trainer's threads= ('auto' or a number; default auto)")
     p.add_argument("--lib", choices=("numpy", "torch"), default="numpy")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--repeats", type=int, default=10)

@@ -37,6 +37,7 @@ MODULES = [
     ("chainrule.optim", "optimizers"),
     ("chainrule.schedules", "learning-rate schedules"),
     ("chainrule.trainer", "the training loop"),
+    ("chainrule.threads", "how many BLAS threads training uses"),
     ("chainrule.distributed", "data-parallel training over MPI"),
     ("chainrule.evaluation", "loss, accuracy and predictions outside training"),
     ("chainrule.data", "data sets and mini-batches"),

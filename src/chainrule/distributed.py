@@ -80,7 +80,7 @@ def limit_threads(comm):
     (measured here: 2 ranks x 2 threads were 3.6x slower than 2 ranks x 1 thread). The
     share is cores // ranks on this node (``COMM_TYPE_SHARED``). Nothing changes when
     the user set ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``;
-    needs threadpoolctl (part of the ``mpi`` extra). Returns the thread count, or None.
+    needs threadpoolctl (a dependency of chainrule). Returns the thread count, or None.
     """
     if any(os.environ.get(name) for name in
            ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):

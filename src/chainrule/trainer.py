@@ -25,6 +25,7 @@ from .data.batching import BatchIterator
 from .evaluation import evaluate
 from .progress import Progress
 from .protocol import count_correct
+from .threads import BlasThreads, check_threads, step_flops
 from .validation import InputTypeError, InputValueError, check_positive
 
 __all__ = ["Trainer", "History", "TrainingDiverged", "clip_grads", "ClipGradNorm"]
@@ -134,10 +135,16 @@ class Trainer:
     Setting ``stop_requested`` (from a callback, or a signal handler as ``chainrule
     train`` does on Ctrl-C) stops after the current step; the state at that point is
     complete, and ``fit`` continues from it, also mid-epoch and after a checkpoint.
+
+    ``threads`` is how many BLAS threads ``fit`` uses: ``"auto"`` (one for a small
+    model, else the cores other processes leave free, re-checked while training) or a
+    number; see ``chainrule.threads``. The previous setting is restored when ``fit``
+    returns, and a thread count set in the environment (``OPENBLAS_NUM_THREADS``...)
+    always wins.
     """
 
     def __init__(self, model, optimizer, *, schedule=None, random_state=None,
-                 grad_transforms=()):
+                 grad_transforms=(), threads="auto"):
         from .rng import as_generator
 
         model_decay = getattr(model, "weight_decay_lambda", 0.0)
@@ -156,6 +163,8 @@ class Trainer:
             if not callable(transform):
                 raise InputTypeError(f"grad_transforms must hold callables "
                                      f"transform(grads, trainer), got {transform!r}")
+        self.threads = check_threads(threads)
+        self.blas = None  # the BlasThreads of the fit in progress
         self.last_loss = None
         self.rng = as_generator(random_state)
         self.epoch = 0
@@ -232,10 +241,15 @@ class Trainer:
                             remaining_epochs=max(max_epoch - self.epoch, 0),
                             eval_name=eval_name)
         self.stop_requested = False
+        blas = BlasThreads(self.threads, flops=step_flops(self.model.params, batch_size))
         # overflow on the way to a non-finite loss is reported once, as TrainingDiverged
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            self._loop(batches, max_epoch, eval_data, transforms, progress, callbacks,
-                       step_callbacks)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas:
+            self.blas = blas
+            try:
+                self._loop(batches, max_epoch, eval_data, transforms, progress, callbacks,
+                           step_callbacks)
+            finally:
+                self.blas = None
         return self.history
 
     def _loop(self, batches, max_epoch, eval_data, transforms, progress, callbacks,
@@ -254,6 +268,7 @@ class Trainer:
                     if k < self.batch_in_epoch:
                         continue  # done before the stop
                     self.step(x_batch, t_batch, transforms)
+                    self.blas.tick()
                     self.batch_in_epoch = k + 1
                     for callback in step_callbacks:
                         callback(self)

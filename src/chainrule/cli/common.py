@@ -60,6 +60,8 @@ non_negative_float = _number(float, lambda v: v >= 0 and math.isfinite(v),
 ratio = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+threads = _number(lambda text: text if text == "auto" else int(text),
+                  lambda v: v == "auto" or v >= 1, "'auto' or a positive integer")
 
 
 def point(text):

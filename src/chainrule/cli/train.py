@@ -23,6 +23,7 @@ from .common import (
     existing_dir,
     positive_float,
     positive_int,
+    threads,
 )
 from .runfolder import check_folder, write_folder
 
@@ -36,6 +37,7 @@ examples:
   chainrule train --dataset fashion-mnist --model simple-conv --optimizer adam \\
       --lr 0.001 --epochs 5                         book 1's convolutional network
   chainrule train --json --quiet                    one JSON line with the results
+  chainrule train --dataset fashion-mnist --threads 1   one BLAS thread, whatever the model
   chainrule train --dataset fashion-mnist --epochs 20 --checkpoint-dir ckpt
   chainrule train --dataset fashion-mnist --epochs 20 --resume ckpt   after a crash or Ctrl-C
   mpiexec -n 2 chainrule train --dataset fashion-mnist --batch-size 200
@@ -88,6 +90,9 @@ def add_parser(subparsers):
                    help="clip the global gradient norm to NORM")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="float32 (default, fast) or float64 (the library's default)")
+    p.add_argument("--threads", type=threads, default="auto", metavar="N",
+                   help="BLAS threads: 'auto' (default: one for a small model, else the cores "
+                   "other processes leave free) or a number; OPENBLAS_NUM_THREADS wins")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder to write (default: runs/<timestamp>/)")
     p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
@@ -285,11 +290,12 @@ def run(args):
     optimizer = get_optimizer(args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
     if ranks > 1:
         comm = distributed.communicator()
-        distributed.limit_threads(comm)  # each rank its share of the cores
-        trainer = distributed.DataParallelTrainer(model, optimizer, random_state=args.seed,
-                                                  comm=comm)
+        share = distributed.limit_threads(comm)  # each rank its share of the cores
+        trainer = distributed.DataParallelTrainer(
+            model, optimizer, random_state=args.seed, comm=comm,
+            threads=args.threads if args.threads != "auto" or share is None else share)
     else:
-        trainer = Trainer(model, optimizer, random_state=args.seed)
+        trainer = Trainer(model, optimizer, random_state=args.seed, threads=args.threads)
     with _checkpoint_folder(args, prepare=root) as folder:
         return _train(args, trainer, train, test, folder, run_dir, say, root, ranks)
 

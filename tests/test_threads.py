@@ -1,0 +1,212 @@
+"""The BLAS thread policy (chainrule.threads) and the Trainer's ``threads=``."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from chainrule import threads as th
+from chainrule.models import TwoLayerNet
+from chainrule.optim import SGD
+from chainrule.trainer import Trainer
+
+
+class FakeLib:
+    """A BLAS as threadpoolctl shows it: num_threads and set_num_threads."""
+
+    def __init__(self, n):
+        self.num_threads = n
+        self.calls = []
+
+    def set_num_threads(self, n):
+        self.calls.append(n)
+        self.num_threads = n
+
+
+class FakeLoad:
+    """OtherLoad's interface, replaying given samples (cores used by others)."""
+
+    def __init__(self, samples):
+        self.samples = list(samples)
+
+    def sample(self):
+        return self.samples.pop(0) if self.samples else None
+
+
+@pytest.mark.parametrize("cap, cores, others, expected", [
+    (1, 2, 0.0, 1),    # small model: one thread even on an idle machine
+    (2, 2, 0.0, 2),    # large model, idle: every core
+    (2, 2, 1.0, 1),    # one competing process on 2 cores: the free one
+    (2, 2, 0.4, 2),    # less than half a core busy rounds to none
+    (2, 2, 0.6, 1),
+    (8, 8, 3.2, 5),
+    (8, 8, 12.0, 1),   # never below one
+    (4, 4, None, 4),   # unknown load (no /proc/stat): the cap
+])
+def test_choose_threads_formula(cap, cores, others, expected):
+    assert th.choose_threads(cap, cores, others) == expected
+
+
+def test_step_flops_is_six_batch_parameters():
+    params = {"W1": np.zeros((784, 100)), "b1": np.zeros(100), "W2": np.zeros((100, 10)),
+              "b2": np.zeros(10)}
+    assert th.step_flops(params, 100) == 6 * 100 * (78400 + 100 + 1000 + 10)
+
+
+def test_small_model_runs_on_one_thread_and_restores_the_previous_count():
+    lib = FakeLib(2)
+    with th.BlasThreads("auto", flops=th.CROSSOVER_FLOPS - 1, cores=2,
+                        controller=[lib]) as blas:
+        assert blas.active and blas.current == 1 and lib.num_threads == 1
+        blas.tick()
+        assert lib.num_threads == 1
+    assert lib.num_threads == 2 and blas.current is None
+
+
+def test_large_model_follows_the_load_both_ways(monkeypatch):
+    monkeypatch.setattr(th, "CHECK_SECONDS", 0.0)
+    lib = FakeLib(2)
+    load = FakeLoad([None, 1.0, 1.1, 0.1, None])  # first call starts the interval
+    with th.BlasThreads("auto", flops=th.CROSSOVER_FLOPS, cores=2, load=load,
+                        controller=[lib]) as blas:
+        assert lib.num_threads == 2  # idle so far: every core
+        blas.tick()
+        assert lib.num_threads == 1  # a competing process took a core
+        blas.tick()
+        assert lib.num_threads == 1
+        blas.tick()
+        assert lib.num_threads == 2  # it went away
+        blas.tick()
+        assert lib.num_threads == 2  # unknown: the cap
+        assert blas.changes == 2
+    assert lib.calls == [2, 1, 2, 2]  # the last one restores
+
+
+def test_a_number_pins_the_count_and_never_looks_at_the_load(monkeypatch):
+    monkeypatch.setattr(th, "CHECK_SECONDS", 0.0)
+    lib = FakeLib(4)
+    load = FakeLoad([3.0, 3.0])
+    with th.BlasThreads(3, flops=1e12, cores=4, load=load, controller=[lib]) as blas:
+        blas.tick()
+        assert lib.num_threads == 3
+    assert load.samples == [3.0, 3.0] and lib.num_threads == 4
+
+
+def test_more_threads_than_cores_are_cut_to_the_cores():
+    lib = FakeLib(1)
+    with th.BlasThreads(16, cores=2, controller=[lib]):
+        assert lib.num_threads == 2
+
+
+def test_an_environment_variable_wins(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert th.pinned_by() == "OMP_NUM_THREADS"
+    with th.BlasThreads("auto", flops=0) as blas:
+        assert not blas.active and blas.current is None
+    assert th.pinned_by({"OPENBLAS_NUM_THREADS": " "}) is None
+
+
+def test_other_load_from_proc_stat(tmp_path, monkeypatch):
+    """others = (busy jiffies / HZ - this process's CPU seconds) / wall seconds."""
+    stat = tmp_path / "stat"
+    clock = {"cpu": 0.0, "wall": 0.0}
+    monkeypatch.setattr(th.time, "process_time", lambda: clock["cpu"])
+    monkeypatch.setattr(th.time, "perf_counter", lambda: clock["wall"])
+    load = th.OtherLoad(str(stat))
+    hz = load.hz
+    # user nice system idle iowait irq softirq steal
+    stat.write_text(f"cpu  {10 * hz} 0 {2 * hz} {50 * hz} {hz} 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    assert load.sample() is None  # the first call only starts the interval
+    # 2 s later: 3 s more user, 1 s more steal, 1 s of it ours -> 3 s others / 2 s = 1.5 cores
+    clock["cpu"], clock["wall"] = 1.0, 2.0
+    stat.write_text(f"cpu  {13 * hz} 0 {2 * hz} {51 * hz} {hz} 0 0 {hz} 0 0\n")
+    assert load.sample() == pytest.approx(1.5)
+    stat.write_text("intr 1 2 3\n")  # not a cpu line: unknown
+    assert load.sample() is None
+    assert th.OtherLoad(str(tmp_path / "missing")).sample() is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
+def test_other_load_sees_a_competing_process():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        load = th.OtherLoad()
+        load.sample()
+        time.sleep(1.0)
+        others = load.sample()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert others is not None and others >= 0.5
+
+
+def blas_threads_now():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    if not pools:
+        pytest.skip("threadpoolctl finds no BLAS")
+    return pools[0]["num_threads"]
+
+
+@pytest.fixture
+def unpinned(monkeypatch):
+    for name in th.THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def small_run(threads, callbacks=()):
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((40, 4)), rng.integers(0, 3, 40)
+    trainer = Trainer(TwoLayerNet(4, 5, 3, random_state=0), SGD(lr=0.1), random_state=0,
+                      threads=threads)
+    trainer.fit(x, t, max_epoch=1, batch_size=10, verbose=0, step_callbacks=callbacks)
+    return trainer
+
+
+@pytest.mark.usefixtures("unpinned")
+@pytest.mark.parametrize("threads", ["auto", 1, 2])
+def test_fit_sets_the_count_while_training_and_restores_it(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = blas_threads_now()
+    seen = []
+    small_run(threads, [lambda trainer: seen.append(blas_threads_now())])
+    expected = 1 if threads == "auto" else min(threads, th.usable_cores())
+    assert set(seen) == {expected}
+    assert blas_threads_now() == before
+    with threadpoolctl.threadpool_limits(1):  # also when the user set it beforehand
+        small_run(threads)
+        assert blas_threads_now() == 1
+
+
+@pytest.mark.usefixtures("unpinned")
+def test_fit_restores_the_count_when_training_fails():
+    before = blas_threads_now()
+
+    def fail(trainer):
+        raise KeyboardInterrupt  # as an interrupted run, inside fit
+
+    with pytest.raises(KeyboardInterrupt):
+        small_run(1 if before > 1 else 2, [fail])
+    assert blas_threads_now() == before
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), ("fast", ValueError),
+                                        (1.5, TypeError), (True, TypeError), (None, TypeError)])
+def test_bad_threads_name_the_argument(bad, error):
+    with pytest.raises(error, match=r"threads must be 'auto' or a positive integer, got .*"
+                       + str(bad).replace(".", r"\.")):
+        Trainer(TwoLayerNet(4, 5, 3, random_state=0), SGD(), threads=bad)
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "1.5", "-1"])
+def test_cli_bad_threads_is_one_line_exit_2(bad):
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "train", "--threads", bad,
+                           "--epochs", "1"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"chainrule train: error: argument --threads: expected 'auto' or a positive integer, "
+        f"got {bad!r} (see 'chainrule train --help')")
+    assert "Traceback" not in proc.stderr
