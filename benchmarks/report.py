@@ -26,20 +26,22 @@ Profile section and the sections after it, which the script keeps.
 benchmarks/README.md gives the method in full.
 
 How the numbers are taken: every implementation trains Fashion-MNIST (60000 samples,
-784-pixel float images) in a fresh process of its own, with the same number of BLAS and
-OpenMP threads, the same first weights and the same sample order (one permutation per
+784-pixel float images) in a fresh process of its own, with the Setup's number of BLAS and
+OpenMP threads (`--threads`) — except chainrule's `Trainer`, which sets its own
+(`threads="auto"`, its default: one thread for a small model, else the free cores; the Setup
+says what it chose) — the same first weights and the same sample order (one permutation per
 epoch from `numpy.random.default_rng(seed)`). chainrule and PyTorch gather each epoch's
 batches into buffers allocated once (`np.take(..., out=)` in chainrule's `BatchIterator`,
 `torch.index_select(..., out=)` in PyTorch); the gather is timed on both sides. One run
-trains k consecutive epochs (k = 6 unless the Setup says otherwise); the tables give
-epoch 1 (from fresh weights, with every one-time cost) and the steady state, the median
-of epochs 2 to k, separately. Ratios and targets use the steady state; below 1, chainrule
-is faster. PyTorch runs the plain loop of `benchmarks/torch_standalone.py` (`nn.Linear`,
+trains k consecutive epochs (k = 6 unless the Setup says otherwise); the tables give epoch 1
+(from fresh weights, with every one-time cost) and the steady state, the median of epochs 2
+to k, separately. Ratios and targets use the steady state; below 1, chainrule is faster.
+PyTorch runs the plain loop of `benchmarks/torch_standalone.py` (`nn.Linear`,
 `F.cross_entropy`, `zero_grad(set_to_none=True)`, `torch.optim`), once with torch.optim's
 default implementation and once with `fused=True`, and its time is the fastest of those and
 of the standalone script itself. The harness's PyTorch time must agree with the standalone
-script's within 10 %; where it does not, the report says so and publishes no ratio for
-that workload.
+script's within 10 %; where it does not, the report says so and publishes no ratio for that
+workload.
 """
 
 
@@ -285,6 +287,19 @@ def write_report(path, body, note):
     os.replace(tmp, path)
 
 
+def trainer_threads(chosen):
+    """', which chose 1 thread for A, B and 2 for C' from {workload key: [counts]}."""
+    groups = {}
+    for key, counts in chosen.items():
+        if counts:
+            groups.setdefault("/".join(map(str, counts)), []).append(key)
+    if not groups:
+        return ""
+    parts = [f"{n} thread{'s' if n != '1' else ''} for {', '.join(keys)}"
+             for n, keys in sorted(groups.items())]
+    return ", which chose " + "; ".join(parts)
+
+
 def setup_section(s):
     """The Setup list from the run's facts ``s`` (a dict filled by run.py)."""
     m, ci, ti, a = s["machine"], s["numpy_info"], s.get("torch_info"), s["args"]
@@ -300,8 +315,10 @@ def setup_section(s):
         ("- PyTorch: not run" if ti is None else
          f"- PyTorch {ti['torch']} ({ti['torch_blas']} BLAS), torch.get_num_threads() = "
          f"{ti['torch_threads']}"),
-        f"- threads: {a.threads} for every library ({', '.join(s['thread_vars'])}; "
-        "threadpoolctl for NumPy, torch.set_num_threads for PyTorch)",
+        f"- threads: {a.threads} for every library but the Trainer "
+        f"({', '.join(s['thread_vars'])}; threadpoolctl for NumPy, torch.set_num_threads for "
+        f"PyTorch); the Trainer ran with threads={a.chainrule_threads!r}"
+        + trainer_threads(s.get("trainer_threads") or {}),
         f"- {a.epochs} consecutive epochs per run, {a.rounds} run(s) per implementation and "
         f"workload, each in a fresh process; implementations interleaved, in an order rotated "
         f"by round; before each run a pause of {a.pause:g} s"

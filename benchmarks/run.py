@@ -58,8 +58,9 @@ def parse_args(argv=None):
                    help="comma-separated implementations: torch, trainer, loop, book "
                         "(default all)")
     p.add_argument("--busy", action="store_true",
-                   help="also time Trainer and PyTorch epochs with one competing busy "
-                        "process (a one-core spin loop) against the same without it")
+                   help="also time Trainer epochs (thread policy, 1 and --threads threads) "
+                   "and PyTorch epochs with one competing busy process (a one-core spin "
+                   "loop) against the same without it, for the float32 batch-100 workloads")
     p.add_argument("--threads", type=int, default=2, metavar="N",
                    help="BLAS / OpenMP threads for every library but the Trainer (default 2)")
     p.add_argument("--chainrule-threads", default="auto", metavar="T",
@@ -220,7 +221,7 @@ def run(args):
         if "torch" in libs:
             checks[w.key] = self_check(runner, res, w, args)
             best_torch = "torch-fused" if checks[w.key]["variant"] == "fused" else "torch"
-        if args.busy:
+        if args.busy and w.dtype == "float32" and w.batch == 100:
             time_busy(runner, res, w, best_torch, args)
         say(f"[{n_done}/{len(grid)}] {w.key}: steady " + ", ".join(
             f"{i} {res.steady(w.key, i):.3f} s" for i in impls + ["standalone"]
@@ -228,6 +229,9 @@ def run(args):
             + ("" if w.key not in checks else
                f"; self-check {'passed' if checks[w.key]['ok'] else 'FAILED'}"))
     measure_peaks()  # again at the end: the best of both is the machine's limit
+    facts["trainer_threads"] = {  # what the Trainer's thread policy ran each workload with
+        w.key: sorted({n for r in res.runs.get((w.key, "trainer"), [])
+                       for n in r.get("threads") or [] if n is not None}) for w in grid}
 
     grad = {}
     if "trainer" in libs or "loop" in libs:

@@ -49,10 +49,14 @@ def test_choose_threads_formula(cap, cores, others, expected):
     assert th.choose_threads(cap, cores, others) == expected
 
 
-def test_step_flops_is_six_batch_parameters():
-    params = {"W1": np.zeros((784, 100)), "b1": np.zeros(100), "W2": np.zeros((100, 10)),
-              "b2": np.zeros(10)}
-    assert th.step_flops(params, 100) == 6 * 100 * (78400 + 100 + 1000 + 10)
+def test_step_flops_is_six_batch_parameters_in_float32_terms():
+    shapes = [(784, 100), (100,), (100, 10), (10,)]
+    for dtype, weight in ((np.float32, 1), (np.float64, 2)):
+        params = {f"p{i}": np.zeros(s, dtype) for i, s in enumerate(shapes)}
+        assert th.step_flops(params, 100) == weight * 6 * 100 * (78400 + 100 + 1000 + 10)
+    # the README's net: one thread in float32 at batch 100, the free cores in float64
+    assert th.step_flops({"W": np.zeros(79510, np.float32)}, 100) < th.CROSSOVER_FLOPS
+    assert th.step_flops({"W": np.zeros(79510, np.float64)}, 100) >= th.CROSSOVER_FLOPS
 
 
 def test_small_model_runs_on_one_thread_and_restores_the_previous_count():
@@ -67,6 +71,7 @@ def test_small_model_runs_on_one_thread_and_restores_the_previous_count():
 
 def test_large_model_follows_the_load_both_ways(monkeypatch):
     monkeypatch.setattr(th, "CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(th, "FIRST_CHECK_SECONDS", 0.0)
     lib = FakeLib(2)
     load = FakeLoad([None, 1.0, 1.1, 0.1, None])  # first call starts the interval
     with th.BlasThreads("auto", flops=th.CROSSOVER_FLOPS, cores=2, load=load,
@@ -210,3 +215,16 @@ def test_cli_bad_threads_is_one_line_exit_2(bad):
         f"chainrule train: error: argument --threads: expected 'auto' or a positive integer, "
         f"got {bad!r} (see 'chainrule train --help')")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.usefixtures("unpinned")
+def test_blas_threads_around_a_loop_of_ones_own():
+    """The README's recipe for a hand-written loop: the policy inside, the old count after."""
+    before = blas_threads_now()
+    params = {"W": np.zeros((784, 100), np.float32), "b": np.zeros(100, np.float32)}
+    with th.BlasThreads("auto", flops=th.step_flops(params, 100)) as blas:
+        assert blas.active and blas_threads_now() == 1  # 4.8e7 FLOPs: small
+        blas.tick()
+    with th.BlasThreads(1):
+        assert blas_threads_now() == 1
+    assert blas_threads_now() == before

@@ -7,21 +7,24 @@ of 100 x 784 x 100 waits for a descheduled worker: measured on a 2-core machine 
 one competing process, a Fashion-MNIST epoch took 3x (and up to 20x) its idle time
 with 2 threads and the same as idle with 1. On an idle 2-core machine, the 784-100-10
 net at batch 100 also ran *faster* on one thread (0.25 s against 0.30 s an epoch);
-the 784-256-256-256-10 net ran 11 % faster on two.
+the 784-256-256-256-10 net ran 11 % faster on two, and so did 784-100-10 in float64
+(0.54 s against 0.59 s).
 
 ``"auto"`` therefore decides, from the work of one step and the load on the machine::
 
-    work  = 6 * batch * parameters                  (FLOPs of a step's matrix products)
-    cap   = 1                    if work < 1e8      (small: one thread is as fast)
+    work  = 6 * batch * parameters * itemsize / 4   (a step's matrix products, in float32
+                                                     FLOPs: a float64 one costs two)
+    cap   = 1                    if work < 6e7      (small: one thread is as fast)
           = usable cores         otherwise
     threads = max(1, min(cap, cores - round(cores used by other processes)))
 
-re-checked every half second while training (Linux: ``/proc/stat``, where time
-stolen by a hypervisor counts as used by others; elsewhere the cap is used). A number
-pins the count. Either way the count is set only inside ``Trainer.fit`` and the
-previous one is restored afterwards. Nothing is changed when the user has set
-``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` (their setting
-wins), or when threadpoolctl cannot find the BLAS.
+re-checked 0.1 s after the start and then every half second while training (Linux:
+``/proc/stat``, where time stolen by a hypervisor counts as used by others;
+elsewhere the cap is used). A number pins the count. Either way the count is set
+only inside ``Trainer.fit`` and the previous one is restored afterwards. Nothing is
+changed when the user has set ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or
+``MKL_NUM_THREADS`` (their setting wins), or when threadpoolctl cannot find the
+BLAS.
 
 Results: the last bits of a float32 or float64 product can depend on the thread
 count (OpenBLAS blocks long inner dimensions differently on one and on several
@@ -37,11 +40,12 @@ import time
 
 from .validation import InputTypeError, InputValueError
 
-__all__ = ["BlasThreads", "CROSSOVER_FLOPS", "CHECK_SECONDS", "pinned_by", "usable_cores",
-           "step_flops", "choose_threads", "OtherLoad"]
+__all__ = ["BlasThreads", "CROSSOVER_FLOPS", "CHECK_SECONDS", "FIRST_CHECK_SECONDS",
+           "pinned_by", "usable_cores", "step_flops", "choose_threads", "OtherLoad"]
 
-CROSSOVER_FLOPS = 1e8  # a step below this many FLOPs runs on one thread (see the module)
+CROSSOVER_FLOPS = 6e7  # a step below this much work runs on one thread (see the module)
 CHECK_SECONDS = 0.5  # how often "auto" looks at the load again
+FIRST_CHECK_SECONDS = 0.1  # the first look: a run started under load collapses until then
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -60,13 +64,15 @@ def usable_cores():
 
 
 def step_flops(params, batch_size):
-    """6 * batch * parameters: the FLOPs of a step's products for a fully connected net.
+    """6 * batch * sum(size * itemsize / 4): a step's products for a fully connected net.
 
-    Forward (2 N P), the weight gradients (2 N P) and the input gradients (2 N P).
-    A convolution reuses each weight at every position, so this undercounts it; the
+    Forward (2 N P), the weight gradients (2 N P) and the input gradients (2 N P), in
+    float32 FLOPs: a float64 product takes about twice as long, so it counts double. A
+    convolution reuses each weight at every position, so this undercounts it; the
     decision only compares the result with ``CROSSOVER_FLOPS``.
     """
-    return 6 * int(batch_size) * sum(int(getattr(p, "size", 1)) for p in params.values())
+    return 6 * int(batch_size) * sum(int(getattr(p, "size", 1)) * getattr(p, "itemsize", 4)
+                                     for p in params.values()) // 4
 
 
 def choose_threads(cap, cores, others):
@@ -162,7 +168,7 @@ class BlasThreads:
         if self.libs:
             if self.adapt:
                 self.load.sample()  # starts the first interval
-                self.next_check = time.perf_counter() + CHECK_SECONDS
+                self.next_check = time.perf_counter() + FIRST_CHECK_SECONDS
             self._set(self.cap)
         return self
 
