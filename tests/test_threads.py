@@ -114,23 +114,59 @@ def test_an_environment_variable_wins(monkeypatch):
 
 
 def test_other_load_from_proc_stat(tmp_path, monkeypatch):
-    """others = (busy jiffies / HZ - this process's CPU seconds) / wall seconds."""
+    """others = (busy jiffies of our CPUs / HZ - this process's CPU seconds) / wall seconds."""
     stat = tmp_path / "stat"
     clock = {"cpu": 0.0, "wall": 0.0}
     monkeypatch.setattr(th.time, "process_time", lambda: clock["cpu"])
     monkeypatch.setattr(th.time, "perf_counter", lambda: clock["wall"])
-    load = th.OtherLoad(str(stat))
+    load = th.OtherLoad(str(stat), cpus={0, 1})
     hz = load.hz
-    # user nice system idle iowait irq softirq steal
-    stat.write_text(f"cpu  {10 * hz} 0 {2 * hz} {50 * hz} {hz} 0 0 0 0 0\ncpu0 1 2 3 4\n")
+
+    def write(cpu0, cpu1, cpu2, guest):
+        # user nice system idle iowait irq softirq steal guest guest_nice; guest is
+        # already inside user, so it must not count twice; cpu2 is not ours
+        rows = [f"cpu{i} " + " ".join(str(v * hz) for v in f) + f" {hz * guest} 0"
+                for i, f in enumerate((cpu0, cpu1, cpu2))]
+        stat.write_text("cpu  9 9 9 9 9 9 9 9 9 9\n" + "\n".join(rows) + "\nintr 5 6\n")
+
+    write([10, 0, 2, 50, 1, 0, 0, 0], [5, 1, 1, 60, 0, 0, 0, 0], [0, 0, 0, 9, 0, 0, 0, 0], 7)
     assert load.sample() is None  # the first call only starts the interval
-    # 2 s later: 3 s more user, 1 s more steal, 1 s of it ours -> 3 s others / 2 s = 1.5 cores
+    # 2 s later: cpu0 +3 s user and +1 s steal, cpu1 +1 s system and +1 s idle, cpu2 +2 s
+    # user (not ours); 1 s of it was this process -> (3 + 1 + 1 - 1) s / 2 s = 2.0 cores
     clock["cpu"], clock["wall"] = 1.0, 2.0
-    stat.write_text(f"cpu  {13 * hz} 0 {2 * hz} {51 * hz} {hz} 0 0 {hz} 0 0\n")
-    assert load.sample() == pytest.approx(1.5)
-    stat.write_text("intr 1 2 3\n")  # not a cpu line: unknown
+    write([13, 0, 2, 50, 1, 0, 0, 1], [5, 1, 2, 61, 0, 0, 0, 0], [2, 0, 0, 9, 0, 0, 0, 0], 9)
+    assert load.sample() == pytest.approx(2.0)
+    stat.write_text("intr 1 2 3\n")  # no cpu line: unknown
+    assert load.sample() is None
+    stat.write_text("cpu0 1 2 x 4\n")  # damaged: unknown, never an exception
     assert load.sample() is None
     assert th.OtherLoad(str(tmp_path / "missing")).sample() is None
+
+
+def test_the_load_is_looked_at_after_0_1_s_then_every_0_5_s(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(th.time, "perf_counter", lambda: clock[0])
+
+    class Load:
+        samples = 0
+
+        def sample(self):
+            self.samples += 1
+            return 0.0
+
+    load = Load()
+    with th.BlasThreads("auto", flops=1e12, cores=2, load=load, controller=[FakeLib(2)]) as b:
+        assert load.samples == 1  # the interval starts on entering
+        for now, expected in [(0.05, 1), (0.1, 2), (0.3, 2), (0.59, 2), (0.6, 3), (1.1, 4)]:
+            clock[0] = now
+            b.tick()
+            assert load.samples == expected, now
+
+
+def test_no_blas_found_means_nothing_is_touched():
+    with th.BlasThreads(2, controller=[]) as blas:
+        assert not blas.active and blas.current is None
+        blas.tick()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
@@ -175,27 +211,29 @@ def small_run(threads, callbacks=()):
 @pytest.mark.parametrize("threads", ["auto", 1, 2])
 def test_fit_sets_the_count_while_training_and_restores_it(threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    before = blas_threads_now()
-    seen = []
-    small_run(threads, [lambda trainer: seen.append(blas_threads_now())])
+    blas_threads_now()
     expected = 1 if threads == "auto" else min(threads, th.usable_cores())
-    assert set(seen) == {expected}
-    assert blas_threads_now() == before
-    with threadpoolctl.threadpool_limits(1):  # also when the user set it beforehand
-        small_run(threads)
-        assert blas_threads_now() == 1
+    with threadpoolctl.threadpool_limits(3):  # a count fit never chooses here
+        before = blas_threads_now()
+        assert before == 3
+        seen = []
+        small_run(threads, [lambda trainer: seen.append(blas_threads_now())])
+        assert set(seen) == {expected}
+        assert blas_threads_now() == before
 
 
 @pytest.mark.usefixtures("unpinned")
 def test_fit_restores_the_count_when_training_fails():
-    before = blas_threads_now()
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas_threads_now()
 
     def fail(trainer):
         raise KeyboardInterrupt  # as an interrupted run, inside fit
 
-    with pytest.raises(KeyboardInterrupt):
-        small_run(1 if before > 1 else 2, [fail])
-    assert blas_threads_now() == before
+    with threadpoolctl.threadpool_limits(3):
+        with pytest.raises(KeyboardInterrupt):
+            small_run(1, [fail])
+        assert blas_threads_now() == 3
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), ("fast", ValueError),
@@ -220,11 +258,57 @@ def test_cli_bad_threads_is_one_line_exit_2(bad):
 @pytest.mark.usefixtures("unpinned")
 def test_blas_threads_around_a_loop_of_ones_own():
     """The README's recipe for a hand-written loop: the policy inside, the old count after."""
-    before = blas_threads_now()
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas_threads_now()
     params = {"W": np.zeros((784, 100), np.float32), "b": np.zeros(100, np.float32)}
-    with th.BlasThreads("auto", flops=th.step_flops(params, 100)) as blas:
-        assert blas.active and blas_threads_now() == 1  # 4.8e7 FLOPs: small
-        blas.tick()
-    with th.BlasThreads(1):
-        assert blas_threads_now() == 1
-    assert blas_threads_now() == before
+    with threadpoolctl.threadpool_limits(3):
+        with th.BlasThreads("auto", flops=th.step_flops(params, 100)) as blas:
+            assert blas.active and blas_threads_now() == 1  # 4.7e7 FLOPs: small
+            blas.tick()
+        assert blas_threads_now() == 3
+        with th.BlasThreads(1):
+            assert blas_threads_now() == 1
+        assert blas_threads_now() == 3
+
+
+def test_numpy_integers_are_thread_counts_and_bad_sizes_are_named():
+    assert Trainer(TwoLayerNet(4, 5, 3, random_state=0), SGD(), threads=np.int64(2)).threads == 2
+    with pytest.raises(ValueError, match="cores must be a positive integer, got 0"):
+        th.BlasThreads(cores=0)
+    with pytest.raises(ValueError, match="flops must be a non-negative number, got nan"):
+        th.BlasThreads(flops=float("nan"))
+    with pytest.raises(TypeError, match="batch_size must be an integer, got str 'x'"):
+        th.step_flops({}, "x")
+
+
+class TwoRankComm:
+    """A one-process stand-in for a 2-rank world on one node (rank 0)."""
+
+    def __init__(self):
+        from mpi4py import MPI
+
+        self.comm = MPI.COMM_SELF
+
+    def __getattr__(self, name):
+        return getattr(self.comm, name)
+
+    def Get_size(self):  # noqa: N802 - mpi4py's names
+        return 2
+
+    def Split_type(self, *args):  # noqa: N802
+        return self
+
+
+def test_each_rank_gets_its_share_and_does_not_follow_the_load():
+    pytest.importorskip("mpi4py")
+    from chainrule.distributed import DataParallelTrainer
+    from chainrule.models import MultiLayerNet
+
+    model = MultiLayerNet(784, [100], 10, dtype="float32", random_state=0)
+    trainer = DataParallelTrainer(model, SGD(), comm=TwoRankComm(), random_state=0)
+    small = trainer.thread_policy(100)  # a shard of 50: 2.4e7 FLOPs
+    assert (small.cap, small.adapt) == (1, False)
+    large = trainer.thread_policy(400)  # a shard of 200: 9.5e7 FLOPs
+    assert (large.cap, large.adapt) == (max(1, th.usable_cores() // 2), False)
+    pinned = DataParallelTrainer(model, SGD(), comm=TwoRankComm(), threads=1).thread_policy(400)
+    assert pinned.cap == 1

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from .threads import BlasThreads, pinned_by, step_flops, usable_cores
 from .trainer import Trainer
 from .validation import InputValueError
 
@@ -82,18 +83,26 @@ def limit_threads(comm):
     the user set ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``;
     needs threadpoolctl (a dependency of chainrule). Returns the thread count, or None.
     """
-    if any(os.environ.get(name) for name in
-           ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+    if pinned_by() is not None:
         return None
     try:
-        from mpi4py import MPI
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
-    local = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-    threads = max(1, (os.cpu_count() or 1) // local)
+    threads = core_share(comm)
     threadpool_limits(limits=threads)
     return threads
+
+
+def core_share(comm):
+    """cores // ranks on this node (at least 1): one rank's share of the node's cores."""
+    try:
+        from mpi4py import MPI
+
+        local = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+    except (ImportError, AttributeError):  # no MPI, or a communicator without nodes
+        local = comm.Get_size()
+    return max(1, usable_cores() // max(1, local))
 
 
 def shard_bounds(batch, size, rank):
@@ -138,9 +147,20 @@ class DataParallelTrainer(Trainer):
         super().__init__(model, optimizer, **kwargs)
         self.comm = communicator() if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.cores = core_share(self.comm) if self.size > 1 else None
         self._buffer = None
         self.comm_seconds = 0.0  # time spent in Allreduce (waiting for the others included)
         self.sync()
+
+    def thread_policy(self, batch_size):
+        """``threads="auto"`` for one rank: its shard's work, at most its share of the
+        node's cores (``core_share``), and no following the load (the other ranks are
+        the load, on purpose). One rank is a plain Trainer."""
+        if self.size == 1:
+            return super().thread_policy(batch_size)
+        shard = -(-batch_size // self.size)
+        return BlasThreads(self.threads, flops=step_flops(self.model.params, shard),
+                           cores=self.cores, adapt=False)
 
     # ---- keeping the ranks identical ------------------------------------------------
 

@@ -6,9 +6,9 @@ while they wait, so on a machine where another process keeps a core busy a produ
 of 100 x 784 x 100 waits for a descheduled worker: measured on a 2-core machine with
 one competing process, a Fashion-MNIST epoch took 3x (and up to 20x) its idle time
 with 2 threads and the same as idle with 1. On an idle 2-core machine, the 784-100-10
-net at batch 100 also ran *faster* on one thread (0.25 s against 0.30 s an epoch);
-the 784-256-256-256-10 net ran 11 % faster on two, and so did 784-100-10 in float64
-(0.54 s against 0.59 s).
+net at batch 100 in float32 ran as fast on one thread as on two (0.28 s an epoch
+either way; faster on one at batch 32), while the 784-256-256-256-10 net took 0.91 s
+on two against 1.11 s on one, and 784-100-10 in float64 0.49 s against 0.59 s.
 
 ``"auto"`` therefore decides, from the work of one step and the load on the machine::
 
@@ -20,7 +20,8 @@ the 784-256-256-256-10 net ran 11 % faster on two, and so did 784-100-10 in floa
 
 re-checked 0.1 s after the start and then every half second while training (Linux:
 ``/proc/stat``, where time stolen by a hypervisor counts as used by others;
-elsewhere the cap is used). A number pins the count. Either way the count is set
+elsewhere the cap is used). Only the CPUs this process may run on are counted. A number
+pins the count (cut to the usable cores). Either way the count is set
 only inside ``Trainer.fit`` and the previous one is restored afterwards. Nothing is
 changed when the user has set ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or
 ``MKL_NUM_THREADS`` (their setting wins), or when threadpoolctl cannot find the
@@ -29,16 +30,18 @@ BLAS.
 Results: the last bits of a float32 or float64 product can depend on the thread
 count (OpenBLAS blocks long inner dimensions differently on one and on several
 threads). A small model under ``"auto"`` always runs on one thread, so its runs are
-bit-for-bit repeatable whatever the load; for a large one under changing load, pin
-``threads`` to repeat a run bit for bit.
+bit-for-bit repeatable whatever the load; for a large one, pin ``threads`` to repeat a
+run or a resume bit for bit.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import time
 
-from .validation import InputTypeError, InputValueError
+from .validation import InputTypeError, InputValueError, check_number
 
 __all__ = ["BlasThreads", "CROSSOVER_FLOPS", "CHECK_SECONDS", "FIRST_CHECK_SECONDS",
            "pinned_by", "usable_cores", "step_flops", "choose_threads", "OtherLoad"]
@@ -71,15 +74,16 @@ def step_flops(params, batch_size):
     convolution reuses each weight at every position, so this undercounts it; the
     decision only compares the result with ``CROSSOVER_FLOPS``.
     """
-    return 6 * int(batch_size) * sum(int(getattr(p, "size", 1)) * getattr(p, "itemsize", 4)
-                                     for p in params.values()) // 4
+    batch_size = check_number(batch_size, "batch_size", integer=True, low=1)
+    return 6 * batch_size * sum(int(getattr(p, "size", 1)) * getattr(p, "itemsize", 4)
+                                for p in params.values()) // 4
 
 
 def choose_threads(cap, cores, others):
     """threads = max(1, min(cap, cores - round(others))); ``others`` None = unknown (cap)."""
     if others is None:
         return cap
-    return max(1, min(cap, cores - round(others)))
+    return max(1, min(cap, cores - math.floor(others + 0.5)))
 
 
 def check_threads(threads):
@@ -88,40 +92,58 @@ def check_threads(threads):
         if threads == "auto":
             return threads
         raise InputValueError(f"threads must be 'auto' or a positive integer, got {threads!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int):
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
         raise InputTypeError(f"threads must be 'auto' or a positive integer, "
                              f"got {type(threads).__name__} {threads!r}")
     if threads < 1:
         raise InputValueError(f"threads must be 'auto' or a positive integer, got {threads}")
-    return threads
+    return int(threads)
 
 
 class OtherLoad:
     """Cores used by other processes since the last ``sample()``, from ``/proc/stat``.
 
-    others = (busy jiffies of all CPUs - this process's CPU time) / elapsed wall time,
-    where busy is everything but idle and iowait (steal included: a hypervisor that
-    takes the CPU is a competitor too). ``sample()`` returns None where ``/proc/stat``
-    cannot be read, and for the first call.
+    others = (busy jiffies of this process's usable CPUs - this process's CPU time) /
+    elapsed wall time, where busy is user + nice + system + irq + softirq + steal (a
+    hypervisor that takes the CPU is a competitor too; guest time is inside user). Only
+    the ``cpuN`` lines of ``cpus`` count (default: this process's CPU affinity), so
+    a busy CPU outside a cpuset or ``taskset`` does not. ``sample()`` returns None where
+    ``/proc/stat`` cannot be read, and for the first call.
     """
 
-    def __init__(self, path="/proc/stat"):
+    def __init__(self, path="/proc/stat", cpus=None):
         self.path = path
         self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        if cpus is None and hasattr(os, "sched_getaffinity"):
+            cpus = os.sched_getaffinity(0)
+        self.cpus = None if cpus is None else {f"cpu{c}" for c in cpus}
         self.last = None
+
+    def _busy_seconds(self, lines):
+        busy, seen = 0, False
+        for line in lines:
+            fields = line.split()
+            if not fields or not fields[0].startswith("cpu") or fields[0] == "cpu":
+                continue
+            if self.cpus is not None and fields[0] not in self.cpus:
+                continue
+            ticks = [int(v) for v in fields[1:9]]
+            if len(ticks) < 4:
+                continue
+            ticks += [0] * (8 - len(ticks))
+            busy += sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+            seen = True
+        return busy / self.hz if seen else None
 
     def _read(self):
         try:
             with open(self.path) as fh:
-                fields = fh.readline().split()
-        except OSError:
+                busy = self._busy_seconds(fh)
+        except (OSError, ValueError):
             return None
-        if not fields or fields[0] != "cpu" or len(fields) < 5:
+        if busy is None:
             return None
-        ticks = [int(v) for v in fields[1:]]
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-        busy = sum(ticks[:8]) - idle  # user nice system idle iowait irq softirq steal
-        return busy / self.hz, time.process_time(), time.perf_counter()
+        return busy, time.process_time(), time.perf_counter()
 
     def sample(self):
         now = self._read()
@@ -136,17 +158,23 @@ class BlasThreads:
     """The thread policy of one ``fit``: a context manager with a ``tick()`` per step.
 
     ``threads`` is ``"auto"`` or a positive int; ``flops`` is one step's work
-    (``step_flops``). ``active`` tells whether chainrule controls the count (False
-    when pinned by an environment variable or when no BLAS was found); ``current`` is
-    the count in force (None when not active); ``changes`` counts the switches.
+    (``step_flops``); ``cores`` the cores to use at most (default: the usable ones);
+    ``adapt=False`` keeps ``"auto"`` at its cap instead of following the load (for
+    processes that share a machine on purpose, as MPI ranks do). ``active`` tells
+    whether chainrule controls the count (False when pinned by an environment variable
+    or when no BLAS was found); ``current`` is the count in force (None when not
+    active); ``changes`` counts the switches.
     """
 
-    def __init__(self, threads="auto", *, flops=0, cores=None, load=None, controller=None):
+    def __init__(self, threads="auto", *, flops=0, cores=None, adapt=True, load=None,
+                 controller=None):
         self.threads = check_threads(threads)
-        self.cores = usable_cores() if cores is None else cores
+        flops = check_number(flops, "flops", low=0)
+        self.cores = (usable_cores() if cores is None else
+                      int(check_number(cores, "cores", integer=True, low=1)))
         self.cap = (min(self.threads, self.cores) if self.threads != "auto" else
                     1 if flops < CROSSOVER_FLOPS else self.cores)
-        self.adapt = self.threads == "auto" and self.cap > 1
+        self.adapt = bool(adapt) and self.threads == "auto" and self.cap > 1
         self.load = OtherLoad() if load is None and self.adapt else load
         self.controller = controller
         self.libs = []
@@ -169,11 +197,15 @@ class BlasThreads:
             if self.adapt:
                 self.load.sample()  # starts the first interval
                 self.next_check = time.perf_counter() + FIRST_CHECK_SECONDS
-            self._set(self.cap)
+            try:
+                self._set(self.cap)
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def tick(self):
-        """Look at the load again when ``CHECK_SECONDS`` have passed (cheap otherwise)."""
+        """Look at the load again when its time has come (cheap otherwise)."""
         if not (self.libs and self.adapt) or time.perf_counter() < self.next_check:
             return
         self.next_check = time.perf_counter() + CHECK_SECONDS
@@ -187,17 +219,32 @@ class BlasThreads:
             self.current = n
 
     def __exit__(self, *exc):
-        for lib, n in zip(self.libs, self.saved, strict=True):
-            lib.set_num_threads(n)
+        libs, saved = self.libs, self.saved
         self.libs, self.current = [], None
+        failed = None
+        for lib, n in zip(libs, saved, strict=True):
+            if n is None:
+                continue  # the library did not say; leave it
+            try:
+                lib.set_num_threads(n)
+            except Exception as error:  # restore the others all the same
+                failed = failed or error
+        if failed is not None and not any(exc):
+            raise failed
         return False
 
 
 def _blas_controller():
-    """threadpoolctl's controllers of the loaded BLAS libraries, or None without them."""
+    """threadpoolctl's controllers of the loaded BLAS libraries, or None without them.
+
+    Any failure to inspect the process (threadpoolctl missing, or failing on an unusual
+    BLAS) leaves the threads alone rather than stopping training.
+    """
     try:
         from threadpoolctl import ThreadpoolController
-    except ImportError:
+
+        libs = [lib for lib in ThreadpoolController().lib_controllers
+                if lib.user_api == "blas"]
+    except Exception:
         return None
-    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
     return libs or None

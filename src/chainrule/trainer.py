@@ -241,7 +241,7 @@ class Trainer:
                             remaining_epochs=max(max_epoch - self.epoch, 0),
                             eval_name=eval_name)
         self.stop_requested = False
-        blas = BlasThreads(self.threads, flops=step_flops(self.model.params, batch_size))
+        outer, blas = self.blas, self.thread_policy(batch_size)
         # overflow on the way to a non-finite loss is reported once, as TrainingDiverged
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas:
             self.blas = blas
@@ -249,8 +249,13 @@ class Trainer:
                 self._loop(batches, max_epoch, eval_data, transforms, progress, callbacks,
                            step_callbacks)
             finally:
-                self.blas = None
+                self.blas = outer
         return self.history
+
+    def thread_policy(self, batch_size):
+        """The ``chainrule.threads.BlasThreads`` that ``fit`` trains under (a subclass may
+        change it: ``DataParallelTrainer`` gives each rank its share of the cores)."""
+        return BlasThreads(self.threads, flops=step_flops(self.model.params, batch_size))
 
     def _loop(self, batches, max_epoch, eval_data, transforms, progress, callbacks,
               step_callbacks):
@@ -268,8 +273,8 @@ class Trainer:
                     if k < self.batch_in_epoch:
                         continue  # done before the stop
                     self.step(x_batch, t_batch, transforms)
-                    self.blas.tick()
                     self.batch_in_epoch = k + 1
+                    self.blas.tick()
                     for callback in step_callbacks:
                         callback(self)
                     loss_sum, correct, seen, _ = self.running

@@ -290,10 +290,9 @@ def run(args):
     optimizer = get_optimizer(args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
     if ranks > 1:
         comm = distributed.communicator()
-        share = distributed.limit_threads(comm)  # each rank its share of the cores
-        trainer = distributed.DataParallelTrainer(
-            model, optimizer, random_state=args.seed, comm=comm,
-            threads=args.threads if args.threads != "auto" or share is None else share)
+        distributed.limit_threads(comm)  # each rank its share of the cores, also outside fit
+        trainer = distributed.DataParallelTrainer(model, optimizer, random_state=args.seed,
+                                                  comm=comm, threads=args.threads)
     else:
         trainer = Trainer(model, optimizer, random_state=args.seed, threads=args.threads)
     with _checkpoint_folder(args, prepare=root) as folder:
