@@ -242,6 +242,23 @@ def test_softmax_with_loss_backward_is_y_minus_t_over_n(n, c, seed):
     np.testing.assert_allclose(layer.backward(), expected, rtol=1e-10, atol=1e-15)
 
 
+def test_softmax_with_loss_backward_sends_no_subnormal_numbers():
+    """(y - t) / N in float64 by hand; entries below float32's smallest normal become 0."""
+    n = 100
+    x = np.tile(np.array([0.0, -80.0, -86.0, -200.0], np.float32), (n, 1))
+    labels = np.zeros(n, dtype=int)
+    layer = layers.SoftmaxWithLoss()
+    layer.forward(x, labels)
+    dx = layer.backward()
+    expected = (softmax(x.astype(np.float64)) - _onehot(labels, 4)) / n
+    tiny = np.finfo(np.float32).tiny
+    assert expected[0, 1] > tiny > expected[0, 2] > 0  # one kept, one that would be subnormal
+    normal = np.abs(expected) >= tiny
+    np.testing.assert_allclose(dx[normal], expected[normal], rtol=1e-5)
+    assert np.all(dx[~normal] == 0)
+    assert not np.any((dx != 0) & (np.abs(dx) < tiny))
+
+
 def test_softmax_with_loss_exact_value_by_hand():
     """L = log(sum exp x) - x_t, averaged over the batch."""
     x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
