@@ -26,8 +26,6 @@ import os
 import sys
 import time
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
 # implementation -> (module, function, extra keyword arguments)
 IMPLS = {
     "torch": ("torch_mlp", "train", {"variant": "default"}),
@@ -59,6 +57,8 @@ def run(args):
     w = Workload.from_key(args.workload)
     module, function, extra = IMPLS[args.impl]
     if args.impl == "trainer":  # the Trainer's own thread policy, unless pinned
+        from chainrule.threads import THREAD_VARS
+
         chosen = args.chainrule_threads
         extra = {"threads": chosen if chosen == "auto" else int(chosen)}
         for var in THREAD_VARS:  # set for the other libraries; they would pin it

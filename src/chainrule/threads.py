@@ -80,7 +80,7 @@ def step_flops(params, batch_size):
 
 
 def choose_threads(cap, cores, others):
-    """threads = max(1, min(cap, cores - round(others))); ``others`` None = unknown (cap)."""
+    """threads = max(1, min(cap, cores - floor(others + 1/2))); ``others`` None: the cap."""
     if others is None:
         return cap
     return max(1, min(cap, cores - math.floor(others + 0.5)))
