@@ -11,9 +11,10 @@ import os
 import re
 import statistics
 
-from workloads import flops_per_epoch, steady, target
+from workloads import flops_per_epoch, steady, steps_per_epoch, target
 
-LABELS = {"torch": "PyTorch", "trainer": "Trainer", "loop": "book-2 loop", "book": "book"}
+LABELS = {"torch": "PyTorch", "trainer": "Trainer", "loop": "book-2 loop", "book": "book",
+          "lean": "lean NumPy loop"}
 TORCH_RUNS = {"torch": "harness, for-loop optimizer", "torch-fused": "harness, fused optimizer",
               "standalone": "standalone script"}
 SELF_CHECK = 0.10  # the harness's PyTorch must be within 10 % of the standalone script's
@@ -273,6 +274,51 @@ def targets_table(grid, res, checks, libs, acc, gradcheck_s):
     return table(["target", "measured", "verdict"], rows)
 
 
+def product_seconds(us_by_threads, steps):
+    """Seconds an epoch of a step's products: {threads: seconds}, plus 'fastest' (each
+    product with its faster thread count), from {threads: {label: µs}}."""
+    runs = {n: d for n, d in us_by_threads.items() if n.isdigit()}
+    if not runs:
+        return {}
+    out = {n: sum(d.values()) * steps / 1e6 for n, d in runs.items()}
+    labels = next(iter(runs.values()))
+    out["fastest"] = sum(min(d[label] for d in runs.values()) for label in labels) * steps / 1e6
+    return out
+
+
+def lean_best(res, key, threads):
+    """The lean loop's faster steady state of one thread and ``threads``, and its count."""
+    runs = [(res.steady(key, impl), n) for impl, n in (("lean-1t", 1), ("lean", threads))
+            if res.has(key, impl)]
+    return min(runs) if runs else (None, None)
+
+
+def numpy_table(grid, res, checks, products, threads):
+    """Per target: PyTorch's epoch and the budget, both libraries' products, the lean loop."""
+    header = ["workload", "batch", "target", "PyTorch s", "budget s", "PyTorch products s",
+              f"NumPy products s (1 / {threads} threads / fastest each)", "lean NumPy loop s",
+              "lean loop/PyTorch", "Trainer/PyTorch"]
+    rows = []
+    for w in grid:
+        limit = target(w)
+        if limit is None:
+            continue
+        steps = steps_per_epoch(w.batch)
+        ref = res.pytorch(w.key)
+        ours = published(checks, w.key)
+        torch_s = res.steady(w.key, ref) if ref and ours else None
+        tp = product_seconds(products.get((w.key, "torch"), {}), steps)
+        npp = product_seconds(products.get((w.key, "numpy"), {}), steps)
+        lean, n = lean_best(res, w.key, threads)
+        rows.append([
+            name(w), w.batch, f"≤ {limit:g}×", fmt(torch_s),
+            fmt(None if torch_s is None else limit * torch_s), fmt(tp.get(str(threads))),
+            " / ".join(fmt(npp.get(k)) for k in ("1", str(threads), "fastest")) if npp else "–",
+            "–" if lean is None else f"{lean:.3f} ({n} thread{'s' if n > 1 else ''})",
+            times(ratio(lean, torch_s), 3), times(torch_ratio(res, checks, w.key, "trainer"), 3)])
+    return table(header, rows)
+
+
 def write_report(path, body, note):
     """Write HEADER and ``body``, keeping an existing '## Profile' section and all after it."""
     kept = ""
@@ -342,7 +388,7 @@ def setup_section(s):
             + ".\n")
 
 
-def compose(s, grid, res, checks, acc, grad):
+def compose(s, grid, res, checks, acc, grad, products=None):
     """The whole report below the header, from the run's facts and results."""
     a, libs = s["args"], s["libs"]
     k = a.epochs
@@ -411,4 +457,20 @@ def compose(s, grid, res, checks, acc, grad):
                  "PyTorch's fastest (float32), the book, accuracy and gradient checking.\n")
     gsec = statistics.median(grad["mlp"]["seconds"]) if grad else None
     parts.append(targets_table(grid, res, checks, libs, acc, gsec) + "\n")
+    if products and "lean" in libs:
+        parts.append("## The targets against what NumPy allows here\n")
+        parts.append(
+            "For each speed target (float32): PyTorch's steady-state epoch, the budget it "
+            "sets (target × PyTorch), and the seconds an epoch spends in the step's matrix "
+            "products alone — x·W, xᵀ·dy and dy·Wᵀ of every layer, each timed on its own "
+            "with warm caches (best of 7, `worker.py products`), times the steps of an "
+            "epoch — for PyTorch (MKL, its layouts, its thread count) and for NumPy "
+            f"(OpenBLAS, chainrule's layouts) with 1 and {a.threads} threads and with the "
+            "faster count for each product. The lean NumPy loop (`numpy_lean.py`: no "
+            "layers, no checks, every buffer allocated once, the same training as every "
+            f"other column) is timed with 1 and {a.threads} BLAS threads and the faster "
+            "is shown: it says how far any NumPy code gets on this machine. When the "
+            "lean loop misses a budget, so does chainrule, whose Trainer is shown beside "
+            "it.\n")
+        parts.append(numpy_table(grid, res, checks, products, a.threads) + "\n")
     return "\n".join(parts)

@@ -30,7 +30,7 @@ from workloads import MLP, Workload, workloads
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-LIBS = ("torch", "trainer", "loop", "book")
+LIBS = ("torch", "trainer", "loop", "book", "lean")
 TRAP_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -55,8 +55,9 @@ def parse_args(argv=None):
                         "e.g. 'relu\\+adam/f32/b100' (names look like "
                         "784-100-10/relu+adam/f32/b100)")
     p.add_argument("--libs", default=",".join(LIBS),
-                   help="comma-separated implementations: torch, trainer, loop, book "
-                        "(default all)")
+                   help="comma-separated implementations: torch, trainer, loop, book, lean "
+                        "(the lean hand-written NumPy loop, with 1 and --threads threads; "
+                        "default all)")
     p.add_argument("--busy", action="store_true",
                    help="also time Trainer epochs (thread policy, 1 and --threads threads) "
                    "and PyTorch epochs with one competing busy process (a one-core spin "
@@ -214,9 +215,13 @@ def run(args):
     measure_peaks()
     res, checks = Results(), {}
     impls = (["torch", "torch-fused"] if "torch" in libs else []) + [
-        i for i in libs if i != "torch"]
+        i for i in libs if i not in ("torch", "lean")] + (
+        ["lean", "lean-1t"] if "lean" in libs else [])
+    products = {}
     for n_done, w in enumerate(grid, 1):
         time_workload(runner, res, w, impls, args)
+        for lib in ("numpy", "torch") if "torch" in libs else ("numpy",):
+            products[w.key, lib] = runner.run(worker("products", args, lib=lib, workload=w.key))
         best_torch = None
         if "torch" in libs:
             checks[w.key] = self_check(runner, res, w, args)
@@ -255,12 +260,13 @@ def run(args):
                  repeated=runner.repeated, waited=runner.waited)
     if load_start is not None:
         facts["loadavg"] = (load_start, os.getloadavg()[0])
-    body = compose(facts, grid, res, checks, acc, grad)
+    body = compose(facts, grid, res, checks, acc, grad, products)
     if args.json:
         raw = {"machine": facts["machine"], "numpy_info": facts["numpy_info"],
                "torch_info": facts.get("torch_info"), "args": vars(args), "peaks": peaks,
                "torch_peaks": torch_peaks, "self_check": checks, "gradcheck": grad,
-               "accuracy": acc,
+               "accuracy": acc, "products": [{"workload": k, "lib": lib, "us": us}
+                                             for (k, lib), us in products.items()],
                "runs": [{"workload": k, "impl": i, **r} for (k, i), rs in res.runs.items()
                         for r in rs]}
         Path(args.json).write_text(json.dumps(raw, indent=1), encoding="utf-8")

@@ -127,3 +127,36 @@ def peak_gemm(n, dtype, repeats):
         torch.mm(a, b, out=out)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def time_products(w):
+    """µs of each matrix product of one step of ``w`` (``workloads.product_shapes``), laid
+    out as ``nn.Linear`` and autograd do (weight (d_out, d_in)): addmm(b, x, weight^T),
+    dy^T x (the weight gradient, (d_out, d_in)) and dy weight (the input gradient), at
+    torch's current thread count."""
+    import torch
+    from workloads import best_microseconds, product_shapes
+
+    g = torch.Generator().manual_seed(0)
+    dt = _dtype(w.dtype)
+    out = {}
+    for label, (m, k, n) in product_shapes(w.sizes, w.batch):
+        if label.startswith("dW"):  # dy^T x: (d_out, batch) (batch, d_in)
+            a = torch.randn(k, n, generator=g, dtype=dt).t()
+            b = torch.randn(k, m, generator=g, dtype=dt)
+            c = torch.empty(n, m, dtype=dt)
+            call = lambda a=a, b=b, c=c: torch.mm(a, b, out=c)  # noqa: E731
+        elif label.startswith("dx"):  # dy weight: (batch, d_out) (d_out, d_in)
+            a = torch.randn(m, k, generator=g, dtype=dt)
+            b = torch.randn(k, n, generator=g, dtype=dt)
+            c = torch.empty(m, n, dtype=dt)
+            call = lambda a=a, b=b, c=c: torch.mm(a, b, out=c)  # noqa: E731
+        else:  # addmm(bias, x, weight^T)
+            a = torch.randn(m, k, generator=g, dtype=dt)
+            b = torch.randn(n, k, generator=g, dtype=dt).t()
+            bias = torch.zeros(n, dtype=dt)
+            c = torch.empty(m, n, dtype=dt)
+            call = lambda a=a, b=b, c=c, bias=bias: torch.addmm(bias, a, b, out=c)  # noqa: E731
+        with torch.no_grad():
+            out[label] = best_microseconds(call)
+    return out

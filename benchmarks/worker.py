@@ -5,13 +5,16 @@
     python benchmarks/worker.py peak --lib numpy --dtype float32
     python benchmarks/worker.py gradcheck --kind mlp
     python benchmarks/worker.py info --lib torch
+    python benchmarks/worker.py products --lib numpy --workload 784-100-10/relu+sgd/f32/b100
 
 ``run`` trains ``--epochs`` consecutive epochs of one workload with one implementation
 (IMPLS below) from ``workloads.initial_weights(seed)`` and prints the seconds of each
 epoch and the test accuracy after the last. The data are loaded, and the model and
 optimizer built, before the clock starts. ``peak`` is the best GFLOP/s of a 2048 x 2048
 matrix product, ``gradcheck`` the seconds of chainrule's ``gradient_check``, ``info`` the
-versions, BLAS and threads. Set the thread variables (OMP_NUM_THREADS, ...) in the
+versions, BLAS and threads, ``products`` the µs of each matrix product of one step of
+``--workload`` (NumPy: with one thread and with ``--threads``; PyTorch: with
+``--threads``). Set the thread variables (OMP_NUM_THREADS, ...) in the
 environment before starting it, as run.py does; ``--threads`` also goes to threadpoolctl
 (NumPy sides) or ``torch.set_num_threads`` (PyTorch). The Trainer is the exception: it
 runs with its own thread policy, ``Trainer(threads=--chainrule-threads)`` (default
@@ -33,7 +36,10 @@ IMPLS = {
     "trainer": ("chainrule_mlp", "train_trainer", {}),
     "loop": ("chainrule_mlp", "train_loop", {}),
     "book": ("book_baseline", "train", {}),
+    "lean": ("numpy_lean", "train", {}),
+    "lean-1t": ("numpy_lean", "train", {}),
 }
+ONE_THREAD = {"lean-1t"}  # implementations that run with one BLAS thread, whatever --threads
 
 
 def limit_threads(lib, threads):
@@ -64,7 +70,8 @@ def run(args):
         for var in THREAD_VARS:  # set for the other libraries; they would pin it
             os.environ.pop(var, None)
     else:
-        limit_threads("torch" if module == "torch_mlp" else "numpy", args.threads)
+        threads = 1 if args.impl in ONE_THREAD else args.threads
+        limit_threads("torch" if module == "torch_mlp" else "numpy", threads)
     data = load_data(w.dtype)
     if module == "torch_mlp":
         import torch_mlp
@@ -130,9 +137,24 @@ def gradcheck(kind, repeats):
     return {"seconds": seconds, "passed": bool(report.passed), "max_rel_error": float(worst)}
 
 
+def products(args):
+    """{threads: {product label: µs}} for one step of ``--workload``."""
+    from workloads import Workload
+
+    w = Workload.from_key(args.workload)
+    limit_threads(args.lib, args.threads)
+    if args.lib == "torch":
+        import torch_mlp
+
+        return {str(args.threads): torch_mlp.time_products(w)}
+    import numpy_lean
+
+    return {str(n): numpy_lean.time_products(w, n) for n in sorted({1, args.threads})}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("op", choices=("run", "peak", "gradcheck", "info"))
+    p.add_argument("op", choices=("run", "peak", "gradcheck", "info", "products"))
     p.add_argument("--impl", choices=tuple(IMPLS), default="trainer")
     p.add_argument("--workload", default="784-100-10/relu+adam/f32/b100")
     p.add_argument("--epochs", type=int, default=6)
@@ -150,6 +172,8 @@ def main(argv=None):
     sys.stdout = sys.stderr
     if args.op == "run":
         out = run(args)
+    elif args.op == "products":
+        out = products(args)
     elif args.op == "gradcheck":
         limit_threads("numpy", args.threads)
         out = gradcheck(args.kind, args.repeats)

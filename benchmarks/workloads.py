@@ -143,3 +143,47 @@ def steady(seconds):
     import statistics
 
     return statistics.median(seconds[1:] or seconds)
+
+
+def steps_per_epoch(batch, n_samples=N_TRAIN):
+    """Steps of one epoch: every batch full but perhaps the last (counted as a step)."""
+    return -(-n_samples // batch)
+
+
+def product_shapes(sizes, batch):
+    """The matrix products of one training step, as (label, (m, k, n)): an (m, k) by (k, n).
+
+    Per layer d_in -> d_out: the forward x W (batch, d_in, d_out), the weight gradient
+    x^T dy (d_in, batch, d_out), and, for every layer but the first, the input gradient
+    dy W^T (batch, d_out, d_in). Each library lays its operands out its own way
+    (``numpy_lean.time_products``, ``torch_mlp.time_products``).
+    """
+    out = []
+    for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        out.append((f"x·W{i + 1}", (batch, d_in, d_out)))
+        out.append((f"dW{i + 1}", (d_in, batch, d_out)))
+        if i:
+            out.append((f"dx{i + 1}", (batch, d_out, d_in)))
+    return out
+
+
+def best_microseconds(call, budget=2e-3, repeats=7):
+    """The fastest mean of ``repeats`` timed loops of ``call()``, in µs (warm caches).
+
+    Each loop repeats the call enough times to last about ``budget`` seconds. A lower
+    bound of the same call inside a training step, where caches are colder.
+    """
+    import time
+
+    for _ in range(3):
+        call()
+    start = time.perf_counter()
+    call()
+    reps = max(3, int(budget / max(time.perf_counter() - start, 1e-7)))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(reps):
+            call()
+        best = min(best, (time.perf_counter() - start) / reps)
+    return best * 1e6
