@@ -48,6 +48,8 @@ def limit_threads(lib, threads):
 
         torch_mlp.set_threads(threads)
         return
+    import numpy  # noqa: F401  threadpoolctl only sees a BLAS that is already loaded
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
