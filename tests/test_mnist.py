@@ -11,6 +11,7 @@ import http.server
 import socket
 import threading
 import time
+import urllib.error
 import warnings
 from pathlib import Path
 
@@ -257,6 +258,18 @@ def test_bad_mirror_responses_are_errors(server, toy, isolated_dirs, mode, error
         load(spec_for(server.root), mirrors=[server.url("bad")])
     dest = isolated_dirs / "chainrule" / "toy"
     assert not dest.exists()  # no final file, no temporary file, no empty folder
+
+
+def test_an_http_error_closes_its_connection_at_once(server, toy, isolated_dirs):
+    # an HTTPError holds the open response; kept in DownloadError.attempts, it would keep
+    # the socket open until collected (a ResourceWarning then)
+    server.modes["bad"] = "404"
+    with pytest.raises(DownloadError) as e:
+        load(spec_for(server.root), mirrors=[server.url("bad")])
+    [(url, exc)] = e.value.attempts
+    assert isinstance(exc, urllib.error.HTTPError) and exc.code == 404
+    assert exc.fp.closed
+    assert "HTTP Error 404" in str(e.value)  # closing keeps what the message needs
 
 
 @pytest.mark.parametrize("mode", ["short", "truncate"])

@@ -65,6 +65,8 @@ def fetch(filename, dest_dir, mirrors, *, sha256, hash_of, progress, timeout):
         try:
             _fetch_one(url, dest, sha256, hash_of, bar, timeout)
         except (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # it holds the open response: close the connection now, not at GC
             bar.close(f"failed: {_describe(exc)}")
             attempts.append((url, exc))
             continue
