@@ -547,8 +547,7 @@ def hold_lock(folder):
 def test_a_folder_locked_by_another_process_is_refused(tmp_path):
     temporary = tmp_path / ".checkpoint.safetensors.0badc0de.part"
     temporary.write_bytes(b"being written")
-    holder = hold_lock(tmp_path)
-    try:
+    with hold_lock(tmp_path) as holder:  # on leaving: its pipes closed, so it ends, and waited for
         refused = rf"'{tmp_path}' is in use by another chainrule run \(pid {holder.pid}\)"
         with pytest.raises(InputValueError, match=rf"checkpoint folder {refused}"):
             with lock_folder(tmp_path):
@@ -556,7 +555,6 @@ def test_a_folder_locked_by_another_process_is_refused(tmp_path):
         with pytest.raises(InputValueError, match="in use by another chainrule run"):
             clean_stale_temporaries(tmp_path)
         assert temporary.exists()  # the other run may be writing it
-    finally:
         holder.stdin.close()
         assert holder.wait(30) == 0
     with lock_folder(tmp_path):  # released: ours now
@@ -567,9 +565,9 @@ def test_a_folder_locked_by_another_process_is_refused(tmp_path):
 
 @pytest.mark.skipif(not POSIX, reason="fcntl.flock is POSIX")
 def test_a_killed_holder_does_not_block_the_next_run(tmp_path):
-    holder = hold_lock(tmp_path)
-    holder.kill()
-    holder.wait(30)
+    with hold_lock(tmp_path) as holder:
+        holder.kill()
+        holder.wait(30)
     assert (tmp_path / ".chainrule.lock").exists()  # left behind, but no longer locked
     with lock_folder(tmp_path):
         pass
