@@ -13,8 +13,7 @@ import statistics
 
 from workloads import flops_per_epoch, steady, steps_per_epoch, target
 
-LABELS = {"torch": "PyTorch", "trainer": "Trainer", "loop": "book-2 loop", "book": "book",
-          "lean": "lean NumPy loop"}
+LABELS = {"torch": "PyTorch", "trainer": "Trainer", "loop": "book-2 loop", "book": "book"}
 TORCH_RUNS = {"torch": "harness, for-loop optimizer", "torch-fused": "harness, fused optimizer",
               "standalone": "standalone script"}
 SELF_CHECK = 0.10  # the harness's PyTorch must be within 10 % of the standalone script's

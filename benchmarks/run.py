@@ -26,7 +26,7 @@ from pathlib import Path
 
 from measure import BUSY, Runner, call, machine_info
 from report import SELF_CHECK, Results, compose, write_report
-from workloads import MLP, Workload, workloads
+from workloads import MLP, Workload, target, workloads
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -220,8 +220,10 @@ def run(args):
     products = {}
     for n_done, w in enumerate(grid, 1):
         time_workload(runner, res, w, impls, args)
-        for lib in ("numpy", "torch") if "torch" in libs else ("numpy",):
-            products[w.key, lib] = runner.run(worker("products", args, lib=lib, workload=w.key))
+        if "lean" in libs and target(w) is not None:  # only the targets' section uses them
+            for lib in ("numpy", "torch") if "torch" in libs else ("numpy",):
+                products[w.key, lib] = runner.run(worker("products", args, lib=lib,
+                                                         workload=w.key))
         best_torch = None
         if "torch" in libs:
             checks[w.key] = self_check(runner, res, w, args)
