@@ -28,8 +28,9 @@ benchmarks/README.md gives the method in full.
 How the numbers are taken: every implementation trains Fashion-MNIST (60000 samples,
 784-pixel float images) in a fresh process of its own, with the Setup's number of BLAS and
 OpenMP threads (`--threads`) — except chainrule's `Trainer`, which sets its own
-(`threads="auto"`, its default: one thread for a small model, else the free cores; the Setup
-says what it chose) — the same first weights and the same sample order (one permutation per
+(`threads="auto"`, its default: one thread for a small model; for a larger one, a timed trial
+early in the run of one thread against the free cores, the faster kept; the Setup says what
+it ran epochs 2 to k with) — the same first weights and the same sample order (one permutation per
 epoch from `numpy.random.default_rng(seed)`). chainrule and PyTorch gather each epoch's
 batches into buffers allocated once (`np.take(..., out=)` in chainrule's `BatchIterator`,
 `torch.index_select(..., out=)` in PyTorch); the gather is timed on both sides. One run

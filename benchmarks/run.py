@@ -236,9 +236,9 @@ def run(args):
             + ("" if w.key not in checks else
                f"; self-check {'passed' if checks[w.key]['ok'] else 'FAILED'}"))
     measure_peaks()  # again at the end: the best of both is the machine's limit
-    facts["trainer_threads"] = {  # what the Trainer's thread policy ran each workload with
+    facts["trainer_threads"] = {  # what the Trainer's policy ran the steady epochs with
         w.key: sorted({n for r in res.runs.get((w.key, "trainer"), [])
-                       for n in r.get("threads") or [] if n is not None}) for w in grid}
+                       for n in (r.get("threads") or [])[1:] if n is not None}) for w in grid}
 
     grad = {}
     if "trainer" in libs or "loop" in libs:

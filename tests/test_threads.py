@@ -1,5 +1,6 @@
 """The BLAS thread policy (chainrule.threads) and the Trainer's ``threads=``."""
 
+import math
 import subprocess
 import sys
 import time
@@ -54,39 +55,135 @@ def test_step_flops_is_six_batch_parameters_in_float32_terms():
     for dtype, weight in ((np.float32, 1), (np.float64, 2)):
         params = {f"p{i}": np.zeros(s, dtype) for i, s in enumerate(shapes)}
         assert th.step_flops(params, 100) == weight * 6 * 100 * (78400 + 100 + 1000 + 10)
-    # the README's net: one thread in float32 at batch 100, the free cores in float64
-    assert th.step_flops({"W": np.zeros(79510, np.float32)}, 100) < th.CROSSOVER_FLOPS
-    assert th.step_flops({"W": np.zeros(79510, np.float64)}, 100) >= th.CROSSOVER_FLOPS
+    # the README's net at batch 100 is measured; at batch 16 it always runs on one thread
+    net = {"W": np.zeros(79510, np.float32)}
+    assert th.step_flops(net, 16) < th.SMALL_FLOPS <= th.step_flops(net, 100)
+    assert th.step_flops(net, 100) < th.CROSSOVER_FLOPS  # one thread a rank under MPI
 
 
 def test_small_model_runs_on_one_thread_and_restores_the_previous_count():
     lib = FakeLib(2)
-    with th.BlasThreads("auto", flops=th.CROSSOVER_FLOPS - 1, cores=2,
+    load = FakeLoad([0.0] * 5)
+    with th.BlasThreads("auto", flops=th.SMALL_FLOPS - 1, cores=2, load=load,
                         controller=[lib]) as blas:
         assert blas.active and blas.current == 1 and lib.num_threads == 1
         blas.tick()
-        assert lib.num_threads == 1
+        assert lib.num_threads == 1 and blas.running is None
     assert lib.num_threads == 2 and blas.current is None
+    assert len(load.samples) == 5  # never measured, never looked at the load
+
+
+class Machine:
+    """A simulated machine: a step takes ``step[n]`` seconds on n BLAS threads.
+
+    ``run(blas, steps)`` advances the monkeypatched clock by one step at the thread
+    count in force, then calls ``blas.tick()``, as ``Trainer.fit`` does; it records
+    the count of every step.
+    """
+
+    def __init__(self, monkeypatch, step):
+        self.now, self.step, self.counts = 0.0, step, []
+        monkeypatch.setattr(th.time, "perf_counter", lambda: self.now)
+
+    def run(self, blas, steps):
+        for _ in range(steps):
+            self.counts.append(blas.current)
+            self.now += self.step[blas.current]
+            blas.tick()
+
+    def look(self, blas):
+        """Steps until the policy has looked at the load once more."""
+        due = blas.next_check
+        while blas.next_check == due:
+            self.run(blas, 1)
+
+
+def trial_blocks(counts):
+    """The runs of equal counts in a list of per-step counts: [(count, length), ...]."""
+    blocks = []
+    for c in counts:
+        if blocks and blocks[-1][0] == c:
+            blocks[-1][1] += 1
+        else:
+            blocks.append([c, 1])
+    return [tuple(b) for b in blocks]
+
+
+@pytest.mark.parametrize("two, winner", [(0.5e-3, 2), (0.96e-3, 1), (1.5e-3, 1)])
+def test_a_trial_keeps_two_threads_only_when_they_are_5_percent_faster(monkeypatch, two,
+                                                                         winner):
+    machine = Machine(monkeypatch, {1: 1e-3, 2: two})
+    with th.BlasThreads("auto", flops=th.SMALL_FLOPS, cores=2, load=FakeLoad([0.0] * 20),
+                        controller=[FakeLib(2)]) as blas:
+        machine.run(blas, 100)  # 0.1 s on one thread: nothing measured yet
+        assert set(machine.counts) == {1} and blas.running is not None
+        machine.run(blas, 2000)
+        trial = blas.trial
+    assert trial.winner == winner and blas.cap == winner
+    assert trial.medians == pytest.approx({1: 1e-3, 2: two})
+    # blocks 1, 2, 1, 2 of >= 0.1 s each (plus the untimed first step), then the winner
+    blocks = trial_blocks(machine.counts[100:])
+    assert [c for c, _ in blocks] == [1, 2, 1, 2] + ([1] if winner == 1 else [])
+    assert blocks[-1][1] > 1000  # the winner's count from then on (merged with a last 2)
+    for count, length in blocks[:4 if winner == 1 else 3]:
+        timed = max(th.TRIAL_STEPS, th.TRIAL_SECONDS / {1: 1e-3, 2: two}[count])
+        assert length - 1 in (math.ceil(timed), math.ceil(timed) + 1)  # clock rounding
+
+
+def test_the_verdict_is_measured_again_when_the_machine_changes(monkeypatch):
+    machine = Machine(monkeypatch, {1: 1e-3, 2: 0.6e-3})
+    with th.BlasThreads("auto", flops=1e12, cores=2, load=FakeLoad([0.0] * 500),
+                        controller=[FakeLib(2)]) as blas:
+        machine.run(blas, 2000)
+        assert blas.cap == 2 and blas.current == 2
+        machine.step[2] = 1.4e-3  # the second core now runs slowly (a busy host)
+        machine.run(blas, int(th.RETRIAL_SECONDS / 1.4e-3) + 2000)
+        assert blas.cap == 1 and blas.current == 1 and blas.trial.winner == 1
 
 
 def test_large_model_follows_the_load_both_ways(monkeypatch):
-    monkeypatch.setattr(th, "CHECK_SECONDS", 0.0)
-    monkeypatch.setattr(th, "FIRST_CHECK_SECONDS", 0.0)
+    machine = Machine(monkeypatch, {1: 1e-3, 2: 0.5e-3})
     lib = FakeLib(2)
-    load = FakeLoad([None, 1.0, 1.1, 0.1, None])  # first call starts the interval
+    load = FakeLoad([None, 0.0, 0.0])  # the interval starts on entering; an idle trial
     with th.BlasThreads("auto", flops=th.CROSSOVER_FLOPS, cores=2, load=load,
                         controller=[lib]) as blas:
-        assert lib.num_threads == 2  # idle so far: every core
-        blas.tick()
-        assert lib.num_threads == 1  # a competing process took a core
-        blas.tick()
-        assert lib.num_threads == 1
-        blas.tick()
-        assert lib.num_threads == 2  # it went away
-        blas.tick()
-        assert lib.num_threads == 2  # unknown: the cap
-        assert blas.changes == 2
-    assert lib.calls == [2, 1, 2, 2]  # the last one restores
+        assert lib.num_threads == 1  # one thread until a trial says more pay
+        machine.run(blas, 1500)
+        assert blas.cap == 2 and lib.num_threads == 2 and not load.samples
+        changes = blas.changes
+        load.samples = [1.0, 1.1, 0.1, None]
+        for expected in (1, 1, 2, 2):  # busy, busy, it went away, unknown: the cap
+            machine.look(blas)
+            assert lib.num_threads == expected
+        assert blas.changes == changes + 2
+    assert lib.num_threads == 2  # restored
+
+
+def test_a_trial_the_load_interrupts_is_void_and_made_again(monkeypatch):
+    machine = Machine(monkeypatch, {1: 1e-3, 2: 0.5e-3})
+    lib = FakeLib(2)
+    # entering, the first look (idle: a trial), its end (a process took a core: void),
+    # the next look (busy: no trial), then idle again: a new trial that counts
+    load = FakeLoad([None, 0.0, 1.0, 1.0, 0.0, 0.0])
+    with th.BlasThreads("auto", flops=1e12, cores=2, load=load, controller=[lib]) as blas:
+        machine.run(blas, 3000)
+        assert blas.void == 0 and blas.trial is not None and blas.cap == 2
+    # one thread before the first trial runs into its first block; after the void one,
+    # one thread while the load is busy runs into the second trial's first block
+    blocks = trial_blocks(machine.counts)
+    assert [c for c, _ in blocks] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert blocks[4][1] > 600  # 0.5 s to the next look (busy), 0.5 s more, then 0.1 s
+
+
+def test_three_void_trials_rest_before_measuring_again(monkeypatch):
+    machine = Machine(monkeypatch, {1: 1e-3, 2: 0.5e-3})
+    load = FakeLoad([None] + [0.0, 1.0] * 3 + [0.0] * 50)
+    with th.BlasThreads("auto", flops=1e12, cores=2, load=load,
+                        controller=[FakeLib(2)]) as blas:
+        machine.run(blas, 5000)
+        assert blas.trial is None and blas.cap == 1 and blas.running is None
+        machine.run(blas, int(th.RETRIAL_SECONDS / 1e-3))
+        assert blas.trial is not None and blas.cap == 2
 
 
 def test_a_number_pins_the_count_and_never_looks_at_the_load(monkeypatch):
@@ -152,7 +249,7 @@ def test_the_load_is_looked_at_after_0_1_s_then_every_0_5_s(monkeypatch):
 
         def sample(self):
             self.samples += 1
-            return 0.0
+            return 1.0  # one core busy: no trial, only looks
 
     load = Load()
     with th.BlasThreads("auto", flops=1e12, cores=2, load=load, controller=[FakeLib(2)]) as b:
@@ -223,6 +320,34 @@ def test_fit_sets_the_count_while_training_and_restores_it(threads):
 
 
 @pytest.mark.usefixtures("unpinned")
+@pytest.mark.skipif(th.usable_cores() < 2, reason="a trial needs two cores")
+def test_fit_runs_a_trial_through_the_real_blas(monkeypatch):
+    """A model over SMALL_FLOPS on an idle machine: blocks on 1 and 2 threads, a verdict."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas_threads_now()
+    monkeypatch.setattr(th, "FIRST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(th, "TRIAL_SECONDS", 0.002)
+    monkeypatch.setattr(th.OtherLoad, "sample", lambda self: 0.0)  # idle, whatever runs
+    rng = np.random.default_rng(0)
+    x, t = rng.random((400, 784), np.float32), rng.integers(0, 10, 400)
+    model = TwoLayerNet(784, 100, 10, dtype="float32", random_state=0)
+    trainer = Trainer(model, SGD(lr=0.1), random_state=0)
+    seen, policies = [], []
+
+    def watch(trainer):
+        seen.append(blas_threads_now())
+        policies.append(trainer.blas)
+
+    with threadpoolctl.threadpool_limits(3):
+        trainer.fit(x, t, max_epoch=5, batch_size=100, verbose=0, step_callbacks=[watch])
+        assert blas_threads_now() == 3
+    trial = policies[-1].trial
+    assert trial is not None and set(trial.medians) == {1, 2} and trial.winner in (1, 2)
+    assert {1, 2} <= set(seen)  # steps ran on both counts
+    assert seen[-1] == trial.winner
+
+
+@pytest.mark.usefixtures("unpinned")
 def test_fit_restores_the_count_when_training_fails():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     blas_threads_now()
@@ -263,7 +388,7 @@ def test_blas_threads_around_a_loop_of_ones_own():
     params = {"W": np.zeros((784, 100), np.float32), "b": np.zeros(100, np.float32)}
     with threadpoolctl.threadpool_limits(3):
         with th.BlasThreads("auto", flops=th.step_flops(params, 100)) as blas:
-            assert blas.active and blas_threads_now() == 1  # 4.7e7 FLOPs: small
+            assert blas.active and blas_threads_now() == 1  # one thread until a trial
             blas.tick()
         assert blas_threads_now() == 3
         with th.BlasThreads(1):

@@ -5,33 +5,44 @@ wheels). OpenBLAS splits every product over all cores and its worker threads spi
 while they wait, so on a machine where another process keeps a core busy a product
 of 100 x 784 x 100 waits for a descheduled worker: measured on a 2-core machine with
 one competing process, a Fashion-MNIST epoch took 3x (and up to 20x) its idle time
-with 2 threads and the same as idle with 1. On an idle 2-core machine, the 784-100-10
-net at batch 100 in float32 ran as fast on one thread as on two (0.28 s an epoch
-either way; faster on one at batch 32), while the 784-256-256-256-10 net took 0.91 s
-on two against 1.11 s on one, and 784-100-10 in float64 0.49 s against 0.59 s.
-
-``"auto"`` therefore decides, from the work of one step and the load on the machine::
+with 2 threads and the same as idle with 1. On an idle machine whether a second
+thread pays depends on the machine, not only on the model: the 784-100-10 net at
+batch 100 in float32 ran as fast on one thread as on two on an Intel Xeon (0.28 s an
+epoch either way) but 15-25 % faster on two on an AMD EPYC (0.30 s against 0.37 s
+with SGD), while the 784-256-256-256-10 net gained on both (0.91 s against 1.11 s).
+So ``"auto"`` measures instead of guessing::
 
     work  = 6 * batch * parameters * itemsize / 4   (a step's matrix products, in float32
                                                      FLOPs: a float64 one costs two)
-    cap   = 1                    if work < 6e7      (small: one thread is as fast)
-          = usable cores         otherwise
+    work < 1e7:  one thread, always (too small for a second one to pay; repeatable)
+    otherwise:   a trial at the first look at the load (0.1 s after the start) and
+                 again 30 s after each verdict: steps timed in blocks on 1, N, 1, N
+                 threads, N = the cores other processes leave free (when more than
+                 one); each block >= 0.1 s and >= 3 steps, its first step left out.
+                 cap = N when N's median step is at least 5 % shorter, else 1
+                 (one thread until the first verdict)
     threads = max(1, min(cap, cores - round(cores used by other processes)))
 
-re-checked 0.1 s after the start and then every half second while training (Linux:
-``/proc/stat``, where time stolen by a hypervisor counts as used by others;
-elsewhere the cap is used). Only the CPUs this process may run on are counted. A number
-pins the count (cut to the usable cores). Either way the count is set
-only inside ``Trainer.fit`` and the previous one is restored afterwards. Nothing is
-changed when the user has set ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or
-``MKL_NUM_THREADS`` (their setting wins), or when threadpoolctl cannot find the
-BLAS.
+The load is looked at every half second while training (Linux: ``/proc/stat``, where
+time stolen by a hypervisor counts as used by others; elsewhere the trials still run
+and their verdicts are kept). Only the CPUs this process may run on are counted. A
+trial during which other processes took any of its N cores is void and made again at
+the next look (after three void ones in a row, 30 s later). Measuring rather than
+guessing also follows a virtual machine whose second core comes and goes: on the EPYC
+above, half an hour later two threads ran a 100 x 784 x 100 product no faster than one
+(188 against 183 microseconds), and a trial then keeps one. A number pins the count
+(cut to the usable cores). Either way the count is set only inside ``Trainer.fit``
+and the previous one is restored afterwards. Nothing is changed when the user has set
+``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` (their setting
+wins), or when threadpoolctl cannot find the BLAS. Ranks under MPI (``adapt=False``)
+do not measure: a rank's step below ``CROSSOVER_FLOPS`` runs on one thread, a larger
+one on its share of the cores.
 
 Results: the last bits of a float32 or float64 product can depend on the thread
 count (OpenBLAS blocks long inner dimensions differently on one and on several
-threads). A small model under ``"auto"`` always runs on one thread, so its runs are
-bit-for-bit repeatable whatever the load; for a large one, pin ``threads`` to repeat a
-run or a resume bit for bit.
+threads). A model under 10^7 FLOPs a step always runs on one thread, so its runs are
+bit-for-bit repeatable whatever the load; for a larger one the trial's verdict can
+differ between runs, so pin ``threads`` to repeat a run or a resume bit for bit.
 """
 
 from __future__ import annotations
@@ -39,14 +50,23 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import statistics
 import time
 
 from .validation import InputTypeError, InputValueError, check_number
 
-__all__ = ["BlasThreads", "CROSSOVER_FLOPS", "CHECK_SECONDS", "FIRST_CHECK_SECONDS",
+__all__ = ["BlasThreads", "ThreadTrial", "SMALL_FLOPS", "CROSSOVER_FLOPS", "CHECK_SECONDS",
+           "FIRST_CHECK_SECONDS", "TRIAL_SECONDS", "TRIAL_STEPS", "TRIAL_GAIN", "TRIALS",
+           "RETRIAL_SECONDS",
            "pinned_by", "usable_cores", "step_flops", "choose_threads", "OtherLoad"]
 
-CROSSOVER_FLOPS = 6e7  # a step below this much work runs on one thread (see the module)
+SMALL_FLOPS = 1e7  # a step below this much work runs on one thread, unmeasured
+CROSSOVER_FLOPS = 6e7  # under MPI (no trial), a rank's step below this runs on one thread
+TRIAL_SECONDS = 0.1  # each block of a trial lasts at least this long...
+TRIAL_STEPS = 3  # ...and times at least this many steps
+TRIAL_GAIN = 0.05  # more threads must shorten the median step by this fraction to win
+TRIALS = 3  # void trials in a row (the load rose during them) before resting
+RETRIAL_SECONDS = 30.0  # how long a verdict (or a rest) lasts before measuring again
 CHECK_SECONDS = 0.5  # how often "auto" looks at the load again
 FIRST_CHECK_SECONDS = 0.1  # the first look: a run started under load collapses until then
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -71,8 +91,8 @@ def step_flops(params, batch_size):
 
     Forward (2 N P), the weight gradients (2 N P) and the input gradients (2 N P), in
     float32 FLOPs: a float64 product takes about twice as long, so it counts double. A
-    convolution reuses each weight at every position, so this undercounts it; the
-    decision only compares the result with ``CROSSOVER_FLOPS``.
+    convolution reuses each weight at every position, so this undercounts it; ``"auto"``
+    only compares the result with ``SMALL_FLOPS`` (and, under MPI, ``CROSSOVER_FLOPS``).
     """
     batch_size = check_number(batch_size, "batch_size", integer=True, low=1)
     return 6 * batch_size * sum(int(getattr(p, "size", 1)) * getattr(p, "itemsize", 4)
@@ -154,16 +174,65 @@ class OtherLoad:
         return max(0.0, others / (now[2] - last[2]))
 
 
+class ThreadTrial:
+    """Times training steps on 1 and on ``n`` threads and names the faster count.
+
+    Blocks alternate 1, n, 1, n (``blocks`` of them). ``tick(now)``, called after every
+    step, returns the count the next step should use, and None once the trial is over;
+    then ``winner`` is ``n`` when its median step is at least ``TRIAL_GAIN`` shorter than
+    one thread's, else 1, and ``medians`` maps each count to its median step in seconds.
+    A block lasts at least ``TRIAL_SECONDS`` and ``TRIAL_STEPS`` timed steps; the step
+    right after a switch is not timed (the switch, a waking worker).
+    """
+
+    def __init__(self, n, blocks=4):
+        self.n = n
+        self.order = [(1, n)[k % 2] for k in range(blocks)]
+        self.steps = {1: [], n: []}
+        self.block = 0
+        self.last = None  # end of the previous step, once this block times steps
+        self.block_start = None
+        self.timed = 0  # steps timed in this block
+        self.medians = {}
+        self.winner = None
+
+    @property
+    def count(self):
+        """The count of the block under way."""
+        return self.order[self.block]
+
+    def tick(self, now):
+        if self.last is None:  # the untimed first step of a block just ended
+            self.last = self.block_start = now
+            self.timed = 0
+            return self.count
+        self.steps[self.count].append(now - self.last)
+        self.last = now
+        self.timed += 1
+        if now - self.block_start < TRIAL_SECONDS or self.timed < TRIAL_STEPS:
+            return self.count
+        self.block += 1
+        self.last = None
+        if self.block < len(self.order):
+            return self.count
+        self.medians = {k: statistics.median(v) for k, v in self.steps.items()}
+        n = self.n
+        self.winner = n if self.medians[n] <= (1 - TRIAL_GAIN) * self.medians[1] else 1
+        return None
+
+
 class BlasThreads:
     """The thread policy of one ``fit``: a context manager with a ``tick()`` per step.
 
     ``threads`` is ``"auto"`` or a positive int; ``flops`` is one step's work
     (``step_flops``); ``cores`` the cores to use at most (default: the usable ones);
-    ``adapt=False`` keeps ``"auto"`` at its cap instead of following the load (for
-    processes that share a machine on purpose, as MPI ranks do). ``active`` tells
-    whether chainrule controls the count (False when pinned by an environment variable
-    or when no BLAS was found); ``current`` is the count in force (None when not
-    active); ``changes`` counts the switches.
+    ``adapt=False`` keeps ``"auto"`` at a fixed cap (one thread below
+    ``CROSSOVER_FLOPS``, else ``cores``) instead of measuring and following the load
+    (for processes that share a machine on purpose, as MPI ranks do). ``active``
+    tells whether chainrule controls the count (False when pinned by an environment
+    variable or when no BLAS was found); ``current`` is the count in force (None when
+    not active); ``changes`` counts the switches; ``cap`` is the most the load rule
+    gives; ``trial`` is the ``ThreadTrial`` that last decided it (None before one has).
     """
 
     def __init__(self, threads="auto", *, flops=0, cores=None, adapt=True, load=None,
@@ -172,9 +241,19 @@ class BlasThreads:
         flops = check_number(flops, "flops", low=0)
         self.cores = (usable_cores() if cores is None else
                       int(check_number(cores, "cores", integer=True, low=1)))
-        self.cap = (min(self.threads, self.cores) if self.threads != "auto" else
-                    1 if flops < CROSSOVER_FLOPS else self.cores)
-        self.adapt = bool(adapt) and self.threads == "auto" and self.cap > 1
+        auto = self.threads == "auto"
+        if not auto:
+            self.top = min(self.threads, self.cores)
+        elif not adapt:
+            self.top = 1 if flops < CROSSOVER_FLOPS else self.cores
+        else:
+            self.top = 1 if flops < SMALL_FLOPS else self.cores
+        self.adapt = bool(adapt) and auto and self.top > 1
+        self.cap = 1 if self.adapt else self.top  # until a trial says more threads pay
+        self.trial_due = 0.0 if self.adapt else math.inf
+        self.void = 0  # void trials in a row
+        self.trial = None  # the last trial that decided the cap
+        self.running = None  # the trial under way
         self.load = OtherLoad() if load is None and self.adapt else load
         self.controller = controller
         self.libs = []
@@ -205,11 +284,42 @@ class BlasThreads:
         return self
 
     def tick(self):
-        """Look at the load again when its time has come (cheap otherwise)."""
-        if not (self.libs and self.adapt) or time.perf_counter() < self.next_check:
+        """After each step: feed a trial under way, or look at the load when its time
+        has come (cheap otherwise)."""
+        if not (self.libs and self.adapt):
             return
-        self.next_check = time.perf_counter() + CHECK_SECONDS
-        self._set(choose_threads(self.cap, self.cores, self.load.sample()))
+        now = time.perf_counter()
+        if self.running is not None:
+            count = self.running.tick(now)
+            if count is None:
+                self._end_trial(now)
+            else:
+                self._set(count)
+            return
+        if now < self.next_check:
+            return
+        self.next_check = now + CHECK_SECONDS
+        others = self.load.sample()
+        free = choose_threads(self.top, self.cores, others)
+        if now >= self.trial_due and free > 1:
+            self.running = ThreadTrial(free)
+            self._set(self.running.count)
+        else:
+            self._set(choose_threads(self.cap, self.cores, others))
+
+    def _end_trial(self, now):
+        """A trial is valid when the cores it gave more threads stayed free meanwhile."""
+        trial, self.running = self.running, None
+        self.next_check = now + CHECK_SECONDS
+        others = self.load.sample()
+        if choose_threads(self.top, self.cores, others) >= trial.n:
+            self.trial, self.cap, self.void = trial, trial.winner, 0
+            self.trial_due = now + RETRIAL_SECONDS
+        else:
+            self.void += 1
+            if self.void >= TRIALS:  # rest before measuring again
+                self.void, self.trial_due = 0, now + RETRIAL_SECONDS
+        self._set(choose_threads(self.cap, self.cores, others))
 
     def _set(self, n):
         if n != self.current:

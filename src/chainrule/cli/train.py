@@ -91,8 +91,10 @@ def add_parser(subparsers):
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="float32 (default, fast) or float64 (the library's default)")
     p.add_argument("--threads", type=threads, default="auto", metavar="N",
-                   help="BLAS threads: 'auto' (default: one for a small model, else the cores "
-                   "other processes leave free) or a number; OPENBLAS_NUM_THREADS wins")
+                   help="BLAS threads: 'auto' (default: one for a small model; for a larger "
+                   "one, a timed trial of 1 thread against the cores other processes "
+                   "leave free, kept while they stay free) or a number; "
+                   "OPENBLAS_NUM_THREADS wins")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder to write (default: runs/<timestamp>/)")
     p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
