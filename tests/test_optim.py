@@ -345,6 +345,38 @@ def test_non_float_params_are_refused():
         SGD().update({"w": [1.0, 2.0]}, {"w": np.ones(2)})
 
 
+@pytest.mark.parametrize("opt", [Adam(lr=0.01, weight_decay=0.1), AdamW(lr=0.01)],
+                         ids=["Adam+L2", "AdamW"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_small_parameters_give_the_same_bits(monkeypatch, opt, dtype):
+    """Adam packs biases and small weights into flat arrays: the same numbers as one
+    update per array, weight decay and its no_decay names included."""
+    import chainrule.optim as optim
+
+    rng = np.random.default_rng(3)
+    shapes = {"W1": (80, 70), "b1": (70,), "W2": (70, 5), "b2": (5,), "gamma": (70,),
+              "W3": (5, 70)}
+    start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    grads = [{k: (rng.standard_normal(s) * (k != "b2")).astype(dtype)  # b2's g: 0
+              for k, s in shapes.items()} for _ in range(25)]  # flushes at t = 1, 10, 20
+    assert 350 <= optim.PACK_SIZE < 80 * 70  # W1 alone, the rest in two packs (decay or not)
+    results = []
+    for pack_size in (optim.PACK_SIZE, 0):
+        monkeypatch.setattr(optim, "PACK_SIZE", pack_size)
+        params = ParamDict({k: v.copy() for k, v in start.items()})
+        params.no_decay = frozenset({"b1", "b2", "gamma"})
+        fresh_opt = copy.deepcopy(opt)
+        for g in grads:
+            fresh_opt.update(params, g)
+        results.append((params, fresh_opt.state_dict()))
+    (packed, packed_state), (single, single_state) = results
+    for k in shapes:
+        assert np.array_equal(packed[k], single[k]), k
+    for slot, arrays in packed_state["state"].items():
+        for a, b in zip(arrays, single_state["state"][slot], strict=True):
+            assert a.dtype == dtype and np.array_equal(a, b), slot
+
+
 # ---- state_dict ----
 
 @pytest.mark.parametrize(("name", "opt", "reference"), CASES, ids=IDS)
