@@ -128,6 +128,8 @@ def epoch_table(grid, res, checks, libs, first=False):
     header += [f"{LABELS[i]}/PyTorch" for i in ours] if with_torch else []
     header += [f"{LABELS[i]}/book" for i in ours if "book" in libs and not first]
     header += [] if first else ["other load"]
+    gains = not first and "trainer" in libs
+    header += ["OpenBLAS 2 threads' gain"] if gains else []
     get = res.epoch1 if first else res.steady
     rows = []
     for w in grid:
@@ -142,8 +144,18 @@ def epoch_table(grid, res, checks, libs, first=False):
         if "book" in libs and not first:
             row += [times(ratio(get(w.key, i), get(w.key, "book"))) for i in ours]
         row += [] if first else [fmt(res.load(w.key), ".2f")]
+        row += [threads_gain(res, w.key)] if gains else []
         rows.append(row)
     return table(header, rows)
+
+
+def threads_gain(res, key):
+    """'1.41× / 1.38×': a 100 x 784 x 100 product on one thread over its time on more,
+    measured in the Trainer's process before and after its epochs (medians over runs)."""
+    pairs = [r["gain"] for r in res.runs.get((key, "trainer"), []) if r.get("gain")]
+    if not pairs:
+        return "–"
+    return " / ".join(times(statistics.median(p[k] for p in pairs)) for k in (0, 1))
 
 
 def ratio(a, b):
@@ -403,7 +415,12 @@ def compose(s, grid, res, checks, acc, grad, products=None):
                  "PyTorch measurement was the fastest and is used. Ratios: chainrule / "
                  "PyTorch, below 1 chainrule is faster; 'not published' where the PyTorch "
                  "self-check failed. 'other load': median CPU use of other processes during "
-                 "the runs, in cores (0 on a quiet machine).\n")
+                 "the runs, in cores (0 on a quiet machine). 'OpenBLAS 2 threads' gain': "
+                 "a float32 100 × 784 × 100 NumPy product's time on one thread over its "
+                 f"time on {a.threads}, measured in the Trainer's process just before and "
+                 "just after its epochs; on a virtual machine it changes from hour to hour "
+                 "(below 1: more threads were slower), and with it whether the Trainer's "
+                 "thread trial keeps one thread or more.\n")
     parts.append(epoch_table(grid, res, checks, libs) + "\n")
     parts.append("## Epoch 1\n")
     parts.append("The first epoch of the same runs, from fresh weights in a fresh process: "

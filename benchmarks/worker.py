@@ -81,7 +81,35 @@ def run(args):
         data = tuple(torch_mlp.tensors(x, t, w.dtype) for x, t in data)
     train = getattr(importlib.import_module(module), function)
     weights = initial_weights(w.sizes, w.activation, w.dtype, args.seed)
-    return train(w, weights, data, args.epochs, args.seed, **extra)
+    if args.impl != "trainer":
+        return train(w, weights, data, args.epochs, args.seed, **extra)
+    before = threads_gain(args.threads)
+    out = train(w, weights, data, args.epochs, args.seed, **extra)
+    return {**out, "gain": [before, threads_gain(args.threads)]}
+
+
+def threads_gain(threads):
+    """µs of a float32 100 x 784 x 100 NumPy product on 1 thread / on ``threads``
+    (medians of 3 interleaved bests of 30): whether more OpenBLAS threads pay right now."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((100, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 100)).astype(np.float32)
+    best = {1: [], threads: []}
+    for _ in range(3):
+        for n in best:
+            with threadpool_limits(n, user_api="blas"):
+                for _ in range(10):
+                    a @ b
+                ts = []
+                for _ in range(30):
+                    start = time.perf_counter()
+                    a @ b
+                    ts.append(time.perf_counter() - start)
+            best[n].append(min(ts))
+    return float(np.median(best[1]) / np.median(best[threads]))
 
 
 def numpy_info():
