@@ -231,8 +231,10 @@ class BlasThreads:
     (for processes that share a machine on purpose, as MPI ranks do). ``active``
     tells whether chainrule controls the count (False when pinned by an environment
     variable or when no BLAS was found); ``current`` is the count in force (None when
-    not active); ``changes`` counts the switches; ``cap`` is the most the load rule
-    gives; ``trial`` is the ``ThreadTrial`` that last decided it (None before one has).
+    not active); ``changes`` counts the switches; ``top`` is the most ``"auto"`` may
+    ever use (the cores, or 1 for a small model); ``cap`` is the most the load rule
+    gives now (1 until a trial says more pay); ``trial`` is the ``ThreadTrial`` that
+    last decided it (None before one has).
     """
 
     def __init__(self, threads="auto", *, flops=0, cores=None, adapt=True, load=None,
