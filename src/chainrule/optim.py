@@ -121,9 +121,13 @@ class Optimizer:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
         return f"{type(self).__name__}({args})"
 
+    def _flush_due(self):
+        """Whether this update flushes subnormal state (every FLUSH_EVERY-th, and the first)."""
+        return self.t % FLUSH_EVERY == 0 or self.t == 1
+
     def _flush_now(self, i):
         """Whether parameter i's second moment is flushed of subnormals at this update."""
-        return self._tiny[i] is not None and (self.t % FLUSH_EVERY == 0 or self.t == 1)
+        return self._tiny[i] is not None and self._flush_due()
 
     @classmethod
     def _validate(cls, hp):
@@ -481,7 +485,7 @@ class _Pack:
         self.mask = np.empty(total, bool)
         self.tiny = np.finfo(dtype).tiny if dtype in (np.float32, np.float64) else None
         self.tmp_views = self.views(self.tmp, ps)
-        self.into = {id(flat): self.views(flat, ps) for flat in (self.g, self.p)}
+        self.g_views, self.p_views = self.views(self.g, ps), self.views(self.p, ps)
         for slot, flat in (("exp_avg", self.m), ("exp_avg_sq", self.v)):
             for i, view in zip(index, self.views(flat, ps), strict=True):
                 view[...] = state[slot][i]
@@ -492,11 +496,11 @@ class _Pack:
         return [flat[lo:hi].reshape(ps[i].shape) for i, lo, hi
                 in zip(self.index, self.offsets[:-1], self.offsets[1:], strict=True)]
 
-    def gather(self, arrays, flat):
-        """``flat`` (``g`` or ``p``) <- the packed positions of ``arrays``, in order."""
-        for i, view in zip(self.index, self.into[id(flat)], strict=True):
+    def gather(self, arrays, views):
+        """The packed positions of ``arrays`` copied into ``views`` (``g_views`` or
+        ``p_views``), so into the flat array behind them."""
+        for i, view in zip(self.index, views, strict=True):
             np.copyto(view, arrays[i])
-        return flat
 
 
 def _packs(ps, decay, state):
@@ -511,12 +515,17 @@ def _packs(ps, decay, state):
     return packs, {i for pack in packs for i in pack.index}
 
 
-def _step(p, numerator, v, eps, step_size, tmp):
-    """p <- p - step_size * numerator / (sqrt(v) + eps), through ``tmp``."""
+def _delta(numerator, v, eps, step_size, tmp):
+    """tmp <- step_size * numerator / (sqrt(v) + eps): the step to subtract."""
     np.sqrt(v, out=tmp)
     np.add(tmp, eps, out=tmp)
     np.divide(numerator, tmp, out=tmp)
     np.multiply(tmp, step_size, out=tmp)
+
+
+def _step(p, numerator, v, eps, step_size, tmp):
+    """p <- p - step_size * numerator / (sqrt(v) + eps), through ``tmp``."""
+    _delta(numerator, v, eps, step_size, tmp)
     np.subtract(p, tmp, out=p)
 
 
@@ -591,43 +600,42 @@ class Adam(Optimizer):
         lr, b1, b2 = float(self.lr), self.beta1, self.beta2
         c1, root_c2 = 1.0 - b1**self.t, math.sqrt(1.0 - b2**self.t)
         step_size, eps = lr * root_c2 / c1, self.eps * root_c2
-        flush = self.t % FLUSH_EVERY == 0 or self.t == 1
+        flush = self._flush_due()
         for i in self._single:
-            tmp, wd = self._tmp[0][i], self.weight_decay if self._decay[i] else 0.0
-            self._adam(ps[i], gs[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i],
-                       tmp, self._tmp[1][i], wd, step_size, eps,
-                       flush and self._tiny[i] is not None, self._mask[i], self._tiny[i])
-            np.subtract(ps[i], tmp, out=ps[i])
+            wd = self.weight_decay if self._decay[i] else 0.0
+            if wd and self._decoupled:
+                np.multiply(ps[i], 1.0 - lr * wd, out=ps[i])
+            g = gs[i] if self._decoupled else _l2(gs[i], ps[i], wd, self._tmp[1][i])
+            self._moments(g, self.state["exp_avg"][i], self.state["exp_avg_sq"][i],
+                          self._tmp[0][i], flush and self._tiny[i] is not None,
+                          self._mask[i], self._tiny[i])
+            _step(ps[i], self.state["exp_avg"][i], self.state["exp_avg_sq"][i], eps,
+                  step_size, self._tmp[0][i])
         for pack in self._packs:
             wd = self.weight_decay if pack.decay else 0.0
-            g = pack.gather(gs, pack.g)
-            p = pack.gather(ps, pack.p) if wd and not self._decoupled else None
+            pack.gather(gs, pack.g_views)
+            g = pack.g
             if wd and self._decoupled:
                 for i in pack.index:
                     np.multiply(ps[i], 1.0 - lr * wd, out=ps[i])
-            self._adam(p, g, pack.m, pack.v, pack.tmp, pack.tmp2, wd, step_size, eps,
-                       flush and pack.tiny is not None, pack.mask, pack.tiny)
+            elif wd:
+                pack.gather(ps, pack.p_views)
+                g = _l2(g, pack.p, wd, pack.tmp2)
+            self._moments(g, pack.m, pack.v, pack.tmp, flush and pack.tiny is not None,
+                          pack.mask, pack.tiny)
+            _delta(pack.m, pack.v, eps, step_size, pack.tmp)
             for i, delta in zip(pack.index, pack.tmp_views, strict=True):
                 np.subtract(ps[i], delta, out=ps[i])
 
-    def _adam(self, p, g, m, v, tmp, tmp2, wd, step_size, eps, flush, mask, tiny):
-        """The moments of one array (or pack) updated; ``tmp`` <- the step to subtract."""
-        if wd and self._decoupled:
-            if p is not None:
-                np.multiply(p, 1.0 - float(self.lr) * wd, out=p)
-        else:
-            g = _l2(g, p, wd, tmp2)
-        b1, b2 = self.beta1, self.beta2
+    def _moments(self, g, m, v, tmp, flush, mask, tiny):
+        """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  subnormals flushed if due."""
+        b1 = self.beta1
         np.multiply(m, b1, out=m)
         np.add(m, np.multiply(g, 1.0 - b1, out=tmp), out=m)
-        _average_square(v, g, b2, tmp)
+        _average_square(v, g, self.beta2, tmp)
         if flush:
             _flush(v, mask, tiny)
             _flush(m, mask, tiny, tmp)
-        np.sqrt(v, out=tmp)
-        np.add(tmp, eps, out=tmp)
-        np.divide(m, tmp, out=tmp)
-        np.multiply(tmp, step_size, out=tmp)
 
 
 class AdamW(Adam):
